@@ -1,0 +1,1 @@
+"""The simulator layer: time, randomness, fake hardware (SimPy). Arrives with a later issue."""
