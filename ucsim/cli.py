@@ -6,6 +6,8 @@ Commands that only need the specification (``schema``, ``check``, ``explore``, `
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ucsim import __version__
@@ -27,3 +29,28 @@ def demo() -> None:
     from ucsim.demo import run_demo
 
     run_demo()
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, dir_okay=True, writable=True, path_type=Path),
+    default=None,
+    help="Write one <Model>.schema.json file per model into this directory (created if missing).",
+)
+def schema(out_dir: Path | None) -> None:
+    """Export the JSON Schema of every UCloud wire model and trace line.
+
+    Without --out, print one JSON object {name: schema} to stdout; with --out, write one file per
+    schema. Provider teams can validate their payloads with any JSON Schema (draft 2020-12) validator.
+    """
+    import orjson
+
+    from spec.wire.schema import all_schemas, write_schemas
+
+    if out_dir is None:
+        click.echo(orjson.dumps(all_schemas(), option=orjson.OPT_INDENT_2).decode())
+        return
+    written = write_schemas(out_dir)
+    click.echo(f"wrote {len(written)} JSON Schemas to {out_dir}")
