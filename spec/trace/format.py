@@ -70,7 +70,7 @@ Cause = Literal[
 
 CAUSES: frozenset[str] = frozenset(get_args(Cause))
 
-CORE_TO_PROVIDER_CALLS: frozenset[str] = frozenset(name for name, spec in CALLS.items() if spec.caller == "ucloud")
+CORE_TO_PROVIDER_CALLS: frozenset[str] = frozenset(name for name, s in CALLS.items() if s.caller == "ucloud")
 """The calls Core makes to a provider (``jobs.provider.*``); their lines must say which provider in
 ``"provider"``."""
 
@@ -113,9 +113,10 @@ def _unknown_key(obj: dict[str, Any], known: frozenset[str], what: str, prefix: 
 #
 # Each model has one checking function (``_check_*``), called both by ``__post_init__`` (when you build
 # a model yourself) and by ``from_json`` (when the reader builds it). ``from_json`` then fills the slots
-# directly (``_make_*``): a frozen dataclass's ``__init__`` stores each field through
-# ``object.__setattr__``, which costs about half a microsecond per line on a path taken millions of
-# times, and the values have just been checked anyway.
+# through their descriptors (``_SET_*``) instead of calling ``__init__``: a frozen dataclass's
+# ``__init__`` stores each field through ``object.__setattr__``, which costs about half a microsecond per
+# line on a path taken millions of times, and the values have just been checked anyway. The writer goes
+# further and turns checked fields straight into JSON (``_call_wire``) without building a line.
 
 _new = object.__new__
 

@@ -56,10 +56,10 @@ _READ_BUFFER = 1 << 20
 def read_trace(source: TraceSource) -> Iterator[CatalogLine | CallLine]:
     """Yield the lines of a trace, the catalog (if any) first, checking each as it is read.
 
-    ``source`` is a path (``str`` or ``PathLike``; gzip if the name ends in ``.gz``) or an already open
-    stream, which is left open. Prefer binary streams: a text stream decodes ahead of the line being
-    read, so bad UTF-8 in it may be reported at an earlier line than the one that holds it. A path is opened at the first
-    ``next()`` and closed when the generator ends or is closed.
+    ``source`` is a path (``str`` or ``PathLike``; gzip if the name ends in ``.gz``), opened at the first
+    ``next()`` and closed when the generator ends or is closed; or an open stream, which is left open.
+    Prefer binary streams: a text stream decodes ahead of the line being read, so bad UTF-8 in it may
+    be reported at an earlier line than the one that holds it.
 
     Raises :class:`~spec.trace.errors.TraceFormatError` at the first unreadable line; every line before
     it has been yielded. See the module docstring for the format.
@@ -117,9 +117,7 @@ class TraceReader:
         if first is not None:
             self._first = None
             return first
-        line = next(self._lines)
-        assert isinstance(line, CallLine)  # _parse refuses a catalog after line 1
-        return line
+        return next(self._lines)  # type: ignore[return-value] # _parse refuses a catalog after line 1
 
     def close(self) -> None:
         """Stop reading and close the file if this reader opened it."""

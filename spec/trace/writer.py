@@ -69,9 +69,10 @@ class TraceWriter:
     def __init__(self, target: TraceTarget) -> None:
         self._owned: list[IO[Any]] = []  # streams to close, innermost last
         if isinstance(target, str | os.PathLike):
-            raw = open(target, "wb", buffering=0 if os.fspath(target).endswith(".gz") else _WRITE_BUFFER)  # noqa: SIM115
+            zip_it = os.fspath(target).endswith(".gz")
+            raw = open(target, "wb", buffering=0 if zip_it else _WRITE_BUFFER)  # noqa: SIM115 - see close()
             self._owned.append(raw)
-            if os.fspath(target).endswith(".gz"):
+            if zip_it:
                 # filename="" and mtime=0: no name or time stamp in the header, so output is reproducible
                 zipped = gzip.GzipFile(
                     filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=0
