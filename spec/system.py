@@ -243,7 +243,8 @@ class ProtocolModel:
 
     def enabled(self, s: SystemState, action: A.Action) -> bool:
         """Whether ``action`` is enabled in ``s`` (linear in the number of enabled actions)."""
-        return any(a == action for a in self.actions(s))
+        kind = type(action)  # named tuples of different kinds may compare equal as tuples
+        return any(type(a) is kind and a == action for a in self.actions(s))
 
     # ------------------------------------------------------------------ the step function
     def step(self, s: SystemState, action: A.Action, now: int | None = None) -> Transition:

@@ -59,6 +59,7 @@ class Template:
     cpu: int
     price: int
     interval_ms: int
+    peers: tuple[str, ...] = ()
 
 
 _INTERVAL_MS = {"PERIODIC_MINUTE": 60_000, "PERIODIC_HOUR": 3_600_000, "PERIODIC_DAY": 86_400_000}
@@ -127,6 +128,7 @@ class World:
             cpu=cpu,
             price=price,
             interval_ms=_INTERVAL_MS.get(freq, 60_000),
+            peers=tuple(v.job_id for v in [*spec.parameters.values(), *spec.resources] if v.type == "peer"),
         )
 
     # -- what the step function asks of the world ---------------------------------------------------
@@ -138,9 +140,7 @@ class World:
         """
         t = self.templates[index]
         holders = tuple(_holder(s, r, cfg) for r in t.exclusive)
-        peers = tuple(
-            (v.job_id, _state_of(s, v.job_id)) for v in t.request.parameters.values() if v.type == "peer"
-        )
+        peers = tuple((job_id, _state_of(s, job_id)) for job_id in t.peers)
         key = (index, holders, peers, cfg)
         if key in self._memo:
             return self._memo[key]

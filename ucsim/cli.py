@@ -54,3 +54,50 @@ def schema(out_dir: Path | None) -> None:
         return
     written = write_schemas(out_dir)
     click.echo(f"wrote {len(written)} JSON Schemas to {out_dir}")
+
+
+@main.command()
+def rules() -> None:
+    """List the rule switches, the variants and the mutants, with their meaning and UCloud source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from spec.rules import MUTANTS, RULES, VARIANTS
+
+    console = Console()
+    t = Table(title="Variants (--variant NAME)")
+    t.add_column("variant")
+    t.add_column("meaning")
+    for name, meaning in VARIANTS.items():
+        t.add_row(name, meaning)
+    console.print(t)
+    t = Table(title="Rules (--rule NAME=on|off)")
+    for col in ("rule", "documented", "ucloud-current", "meaning", "source"):
+        t.add_column(col)
+    for r in RULES:
+        t.add_row(
+            r.name, "on" if r.documented else "off", "on" if r.ucloud_current else "off", r.meaning, r.source
+        )
+    console.print(t)
+    t = Table(title="Mutants (--mutant NAME): deliberately wrong rules that the checkers must catch")
+    for col in ("mutant", "meaning", "caught by"):
+        t.add_column(col)
+    for m in MUTANTS:
+        t.add_row(m.name, m.meaning, m.hint)
+    console.print(t)
+
+
+@main.command()
+def properties() -> None:
+    """List the properties every driver checks: name, kind, meaning and UCloud source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from spec.properties import PROPERTIES
+
+    t = Table(title=f"{len(PROPERTIES)} properties")
+    for col in ("property", "kind", "meaning", "source"):
+        t.add_column(col)
+    for p in PROPERTIES:
+        t.add_row(p.name, p.kind, p.meaning, p.source)
+    Console().print(t)

@@ -110,6 +110,11 @@ def run_demo(console: Console | None = None) -> None:
     from spec.wire.schema import all_schemas
 
     console = console or Console()
+    from ucsim.lifecycle import print_job_life
+
+    console.rule("[bold]The protocol, executed: one job through the specification")
+    if not print_job_life(console):
+        raise SystemExit("a property was violated in the demonstration (see above)")
     job = Job.model_validate(EXAMPLE_JOB)
     spec = job.specification
 
