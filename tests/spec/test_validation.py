@@ -766,13 +766,8 @@ def test_world_validate_refuses_a_peer_that_does_not_run() -> None:
     assert model.world.validate(1, s, model.cfg) == (400, "job with hostname 'db' is not running")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec/world.py World.validate memoises on the states of peers named in `parameters` only; "
-    "a peer in `resources` is left out of the memo key, so a refusal computed while the peer was not "
-    "RUNNING is returned again after it started",
-)
 def test_world_validate_does_not_reuse_a_stale_peer_refusal() -> None:
+    # The memo key must include the state of a peer named in `resources` (fixed in ff22380).
     model = ProtocolModel(_peer_world())
     assert model.world.validate(1, model.init_state(), model.cfg) is not None  # job 1 does not exist yet
     s = _running_job_1(model)
