@@ -800,10 +800,19 @@ def test_the_documented_update_handler_is_not_a_witness() -> None:
 
 
 # ----------------------------------------------------------------------------------- a cache bug
+@pytest.mark.xfail(
+    strict=True,
+    reason="spec/properties.py _static_refusal caches Core's verdict per template under id(model.world) "
+    "(module-level _STATIC); CPython reuses the id of a freed World, so a new world gets a dead world's "
+    "verdict: parameter-validity then misses a violation, or reports one that is not there",
+)
 def test_parameter_validity_does_not_reuse_the_verdict_of_a_dead_world() -> None:
     from spec import properties
 
-    saved = dict(properties._STATIC)
+    cache = getattr(
+        properties, "_STATIC", None
+    )  # restored afterwards: stale entries would leak into other tests
+    saved = dict(cache) if isinstance(cache, dict) else None
     p = PROPERTIES_BY_NAME["parameter-validity"]
     catalog = default_catalog()
     valid = [default_requests()[BATCH]]
@@ -832,5 +841,6 @@ def test_parameter_validity_does_not_reuse_the_verdict_of_a_dead_world() -> None
         if reused == 0:  # inconclusive: the cache was never put to the test
             pytest.skip("CPython never reused the id of a freed World in 50 rounds")
     finally:
-        properties._STATIC.clear()
-        properties._STATIC.update(saved)
+        if saved is not None:
+            cache.clear()  # type: ignore[union-attr]
+            cache.update(saved)  # type: ignore[union-attr]
