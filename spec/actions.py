@@ -113,8 +113,9 @@ class Report(NamedTuple):
 
     ``guard`` chooses the update's precondition: ``""`` none, ``"expected"`` sets ``expectedState``
     to the state the provider last reported, ``"different"`` sets ``expectedDifferentState``, and
-    ``"reassert"`` re-sends the state Core should already have, with ``expectedDifferentState``
-    (the IM asserts a job's state on each monitoring pass, reference §7.1).
+    ``"reassert"`` / ``"reassert-different"`` re-send (once per job) the state Core should already
+    have, without / with ``expectedDifferentState`` (the IM asserts a job's state on each monitoring
+    pass, reference §7.1).
     """
 
     job: int

@@ -117,18 +117,18 @@ def documented_outcome(pj: ProviderJob) -> str | None:
     return SUCCESS
 
 
-_STATIC: dict[int, Any] = {}
-
-
 def _static_refusal(model: ProtocolModel, template: int) -> Any:
-    """Core's verdict on a template with nothing bound, under the documented rules (cached)."""
-    key = (id(model.world), template)
-    if key not in _STATIC:
+    """Core's verdict on a template with nothing bound, under the documented rules.
+
+    Cached on the world itself (never under ``id(world)``: CPython reuses the id of a freed object).
+    """
+    cache = model.world.static_verdicts
+    if template not in cache:
         t = model.world.templates[template]
-        _STATIC[key] = validate_submission(
+        cache[template] = validate_submission(
             t.request, t.user, t.project, model.world.catalog, NOTHING_BUSY, DEFAULT
         )
-    return _STATIC[key]
+    return cache[template]
 
 
 # ----------------------------------------------------------------------------------- invariants

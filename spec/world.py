@@ -87,6 +87,7 @@ class World:
     templates: tuple[Template, ...] = field(init=False)
     owners: tuple[str, ...] = field(init=False)
     _memo: dict[tuple[object, ...], tuple[int, str] | None] = field(init=False, default_factory=dict)
+    static_verdicts: dict[int, object] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.templates = tuple(self._template(i, r) for i, r in enumerate(self.requests))

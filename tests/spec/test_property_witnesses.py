@@ -799,13 +799,7 @@ def test_the_documented_update_handler_is_not_a_witness() -> None:
     assert in_flight(pair.twin.transition.state, UPDATE, 1) == []  # type: ignore[union-attr]
 
 
-# ----------------------------------------------------------------------------------- a cache bug
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec/properties.py _static_refusal caches Core's verdict per template under id(model.world) "
-    "(module-level _STATIC); CPython reuses the id of a freed World, so a new world gets a dead world's "
-    "verdict: parameter-validity then misses a violation, or reports one that is not there",
-)
+# ------------------------------------------------ a cache bug (fixed: verdicts now cached on the world)
 def test_parameter_validity_does_not_reuse_the_verdict_of_a_dead_world() -> None:
     from spec import properties
 
