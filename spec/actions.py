@@ -61,6 +61,11 @@ class OpenSession(NamedTuple):
     kind: str
 
 
+# Interactive session type -> the backend feature that must be declared for it (core2
+# jobs.interactiveSession; reference §5.5).
+SESSION_FEATURES: dict[str, str] = {"WEB": "web", "VNC": "vnc", "SHELL": "terminal"}
+
+
 class Deliver(NamedTuple):
     """The network delivers the call ``uid`` and its answer comes back."""
 

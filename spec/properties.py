@@ -374,7 +374,7 @@ def _feature_gated_calls(m, old, a, t) -> str | None:  # type: ignore[no-untyped
         if c.call == "jobs.extend":
             need = "extension"
         elif c.call == "jobs.interactiveSession":
-            need = {"WEB": "web", "VNC": "vnc", "SHELL": "terminal"}[c.detail[0]]
+            need = A.SESSION_FEATURES[c.detail[0]]
         elif (
             c.call in ("jobs.suspend", "jobs.unsuspend")
             and m.world.templates[old.jobs[c.job].template].backend == "VIRTUAL_MACHINE"

@@ -24,16 +24,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-# -- Job states, as UCloud spells them (orchestrators/jobs.go: JobState). Plain strings on purpose.
-IN_QUEUE = "IN_QUEUE"
-RUNNING = "RUNNING"
-SUCCESS = "SUCCESS"
-FAILURE = "FAILURE"
-EXPIRED = "EXPIRED"
-SUSPENDED = "SUSPENDED"
-JOB_STATES: frozenset[str] = frozenset({IN_QUEUE, RUNNING, SUCCESS, FAILURE, EXPIRED, SUSPENDED})
+from spec.wire.jobs import FINAL_STATES, JobState
+
+# -- Job states, as UCloud spells them (orchestrators/jobs.go: JobState), as plain strings on purpose:
+# derived from the wire enum, so the two cannot drift apart.
+IN_QUEUE: str = JobState.IN_QUEUE.value
+RUNNING: str = JobState.RUNNING.value
+SUCCESS: str = JobState.SUCCESS.value
+FAILURE: str = JobState.FAILURE.value
+EXPIRED: str = JobState.EXPIRED.value
+SUSPENDED: str = JobState.SUSPENDED.value
+JOB_STATES: frozenset[str] = frozenset(s.value for s in JobState)
 # orchestrators/jobs.go: (JobState) IsFinal; identical in Kotlin Jobs.kt and the web client.
-FINAL: frozenset[str] = frozenset({SUCCESS, FAILURE, EXPIRED})
+FINAL: frozenset[str] = frozenset(s.value for s in FINAL_STATES)
 
 # -- Workload phases at a provider (ground truth of what the hardware is doing).
 QUEUED = "queued"

@@ -328,7 +328,6 @@ class ProtocolModel:
         job2 = replace(job, terminate_requested=True)
         s2 = self._put_job(s, job2)
         pj = p.jobs.get(job.id)
-        calls = [Call("ucloud", "jobs.provider.terminate", job.id, 200)]
         if pj is not None and not self.cfg.m_provider_ignores_terminate:
             if pj.phase != ENDED:
                 # k8s containers/00_module.go: terminate (user-initiated): the workload is deleted and
@@ -340,8 +339,11 @@ class ProtocolModel:
                 s2 = self._send_update(
                     s2, job.provider, pj, (SUCCESS, None, False, None, "Job cancelled"), mark_reported=False
                 )
-        calls.insert(0, Call(actor, "jobs.terminate", job.id, 200))
-        return Transition(s2, tuple(calls), (job.id,))
+        calls = (
+            Call(actor, "jobs.terminate", job.id, 200),
+            Call("ucloud", "jobs.provider.terminate", job.id, 200),
+        )
+        return Transition(s2, calls, (job.id,))
 
     def _extend(self, s: SystemState, a: A.Extend, now: int | None) -> Transition:
         job = self._core_job(s, a.job)
@@ -428,7 +430,7 @@ class ProtocolModel:
         job = self._core_job(s, a.job)
         t = self.world.templates[job.template]
         actor = f"user:{t.user}"
-        feature = {"WEB": "web", "VNC": "vnc", "SHELL": "terminal"}[a.kind]
+        feature = A.SESSION_FEATURES[a.kind]
         # core2 jobs.interactiveSession: feature gate per backend (reference §5.5).
         if feature not in t.features:
             why = f"{feature} access is not supported by this provider"
@@ -616,8 +618,7 @@ class ProtocolModel:
 
     def _core_report_usage(self, s: SystemState, m: Msg) -> Transition:
         """accounting.reportUsage with isDeltaCharge=false: the scope's total becomes the usage (§8.2)."""
-        job = s.jobs.get(m.job)
-        owner = job.owner if job else self.world.templates[s.providers[m.provider].jobs[m.job].template].owner
+        owner = s.providers[m.provider].jobs[m.job].owner  # the provider's copy: Core may have lost the job
         usage = dict(s.usage)
         usage[(owner, f"job-{m.job}")] = m.payload[0]
         locked = owner in s.locked

@@ -18,6 +18,8 @@ shrank, and the violated property with its meaning and UCloud source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
@@ -25,7 +27,7 @@ from spec import actions as A
 from spec.properties import Violation, check_step, pending_obligations
 from spec.rules import DEFAULT, Config
 from spec.state import Budgets, SystemState
-from spec.system import ProtocolModel
+from spec.system import ProtocolModel, Transition
 from spec.world import World
 
 
@@ -33,21 +35,28 @@ class PropertyViolated(AssertionError):
     """A property failed on a schedule; the message tells the story."""
 
 
+StepHook = Callable[[SystemState, A.Action, Transition], None]
+
+
 def drain(
-    model: ProtocolModel, state: SystemState, max_steps: int = 500
+    model: ProtocolModel, state: SystemState, max_steps: int = 500, on_step: StepHook | None = None
 ) -> tuple[SystemState, list[A.Action]]:
     """Take fair actions (the first enabled one, deterministically) until none is enabled.
 
     This is the bounded stand-in for "eventually": under the fairness assumption of the liveness
     properties, every fair run from ``state`` ends where this one does, unless an unfair action
-    (a user, a workload, a fault) intervenes.
+    (a user, a workload, a fault) intervenes. ``on_step(old, action, transition)`` sees every step
+    (to check properties on the drained steps too).
     """
     taken: list[A.Action] = []
     for _ in range(max_steps):
         action = next((a for a in model.actions(state) if isinstance(a, A.FAIR_ACTIONS)), None)
         if action is None:
             return state, taken
-        state = model.step(state, action).state
+        t = model.step(state, action)
+        if on_step is not None:
+            on_step(state, action, t)
+        state = t.state
         taken.append(action)
     raise PropertyViolated(f"the system did not settle within {max_steps} fair steps: {taken[-10:]}")
 
@@ -95,7 +104,14 @@ def protocol_machine(
         def teardown(self) -> None:
             if not liveness:
                 return
-            state, tail = drain(self.model, self.state)
+            seen: list[Violation] = []
+            state, tail = drain(
+                self.model,
+                self.state,
+                on_step=lambda old, a, t: seen.extend(check_step(self.model, old, a, t)),
+            )
+            if seen:
+                raise PropertyViolated(_explain(seen, [*self.schedule, *tail], "while draining"))
             pending = pending_obligations(self.model, state)
             if pending:
                 raise PropertyViolated(_explain(pending, [*self.schedule, *tail], "after draining"))
@@ -116,6 +132,11 @@ def random_walks(
 
     rng = random.Random(seed)
     found: dict[str, Violation] = {}
+
+    def record(old: SystemState, action: A.Action, t: Transition) -> None:
+        for v in check_step(model, old, action, t):
+            found.setdefault(v.prop.name, v)
+
     for _ in range(episodes):
         state = model.init_state()
         for _ in range(depth):
@@ -124,17 +145,9 @@ def random_walks(
                 break
             action = rng.choice(enabled)
             t = model.step(state, action)
-            for v in check_step(model, state, action, t):
-                found.setdefault(v.prop.name, v)
+            record(state, action, t)
             state = t.state
-        for _ in range(500):
-            action = next((a for a in model.actions(state) if isinstance(a, A.FAIR_ACTIONS)), None)
-            if action is None:
-                break
-            t = model.step(state, action)
-            for v in check_step(model, state, action, t):
-                found.setdefault(v.prop.name, v)
-            state = t.state
+        state, _ = drain(model, state, on_step=record)
         for v in pending_obligations(model, state):
             found.setdefault(v.prop.name, v)
     return found

@@ -55,8 +55,6 @@ class Busy:
 
 NOTHING_BUSY = Busy()
 
-# Backends Core knows feature flags for (job_features.go); others are never supported (§3.1).
-_KNOWN_BACKENDS = {ToolBackend.DOCKER, ToolBackend.VIRTUAL_MACHINE, ToolBackend.NATIVE}
 # ValidateExplicitFileMountPaths (orchestrators/mount_paths): reserved mount points.
 _RESERVED_MOUNTS = ("/etc/ucloud", "/opt/ucloud")
 _WORK = "/work"
@@ -96,8 +94,9 @@ def validate_submission(
         return refusal
     # 5. The tool backend must be enabled in the product's support.
     backend = app.backend
-    block = support.backend_support(backend) if backend in _KNOWN_BACKENDS else None
-    if (block is None or not block.enabled) and not cfg.m_no_backend_check:
+    # Features Core knows for the backend (job_features.go); SINGULARITY and UCX have none (§3.1).
+    features = support.backend_features(backend)
+    if "enabled" not in features and not cfg.m_no_backend_check:
         return Refusal(400, "the application is not supported on this machine type", "application")
     # 6. The time allocation: cleared for virtual machines, otherwise > 0 ms if present.
     allocation = spec.time_allocation if backend != ToolBackend.VIRTUAL_MACHINE else None
@@ -115,15 +114,9 @@ def validate_submission(
         if value.type == "workflow":
             for p in value.specification.inputs:
                 params.setdefault(p.name, p)
-    features = support.features()
-    prefix = {
-        ToolBackend.DOCKER: "jobs.docker",
-        ToolBackend.VIRTUAL_MACHINE: "jobs.vm",
-        ToolBackend.NATIVE: "jobs.native",
-    }.get(backend, "jobs.none")  # type: ignore[call-overload]
 
     def check_value(value: AppParameterValue, where: str) -> Refusal | None:
-        return _validate_value(value, where, username, project, catalog, busy, features, prefix, cfg)
+        return _validate_value(value, where, username, project, catalog, busy, features, cfg)
 
     # 10. Every resource.
     for i, value in enumerate(spec.resources):
@@ -145,7 +138,7 @@ def validate_submission(
             return Refusal(400, "unknown parameter supplied", where)
         if value.type not in value_type_for_parameter(param.type):
             return Refusal(400, "incorrect parameter type", where)
-        if value.type == "ingress" and value.port != 0 and f"{prefix}.bindLinkToPort" not in features:
+        if value.type == "ingress" and value.port != 0 and "bindLinkToPort" not in features:
             return Refusal(
                 400, f"'{name}' has a port specified, but this is not supported by the provider", where
             )
@@ -190,7 +183,6 @@ def _validate_value(
     catalog: Catalog,
     busy: Busy,
     features: frozenset[str],
-    prefix: str,
     cfg: Config,
 ) -> Refusal | None:
     """``job.go: jobValidateValue`` for one value (reference §3.5, after the numbered list)."""
@@ -205,7 +197,7 @@ def _validate_value(
                 return Refusal(400, "unknown file or permission denied", f"{where}.path")
         return None
     if kind == "peer":
-        if f"{prefix}.peers" not in features:
+        if "peers" not in features:
             return Refusal(400, "connection to other jobs is not supported by this provider", where)
         if busy.job_state(value.job_id) != "RUNNING":
             return Refusal(400, f"job with hostname '{value.hostname}' is not running", f"{where}.jobId")

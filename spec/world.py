@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from spec.actions import SESSION_FEATURES
 from spec.catalog import Catalog, owner_key
 from spec.rules import Config
 from spec.validation import Busy, application_backend, referenced_resources, validate_submission
@@ -63,7 +64,6 @@ class Template:
 
 
 _INTERVAL_MS = {"PERIODIC_MINUTE": 60_000, "PERIODIC_HOUR": 3_600_000, "PERIODIC_DAY": 86_400_000}
-_BACKEND_FEATURE_PREFIX = {"DOCKER": "jobs.docker.", "VIRTUAL_MACHINE": "jobs.vm.", "NATIVE": "jobs.native."}
 
 
 @dataclass
@@ -77,7 +77,7 @@ class World:
     extension_ms: int = 30 * 60_000 + 30_000
     max_suspends: int = 1
     sessions: bool = True
-    session_kinds: tuple[str, ...] = ("WEB", "VNC", "SHELL")
+    session_kinds: tuple[str, ...] = tuple(SESSION_FEATURES)
     exit_codes: tuple[int, ...] = (0, 1)
     tick_ms: int = 30 * 60_000
     max_ticks: int = 1
@@ -98,10 +98,8 @@ class World:
         app = self.catalog.application(spec.application.name, spec.application.version)
         backend = application_backend(app) if app is not None else "NONE"
         support = self.catalog.support_for(spec.product)
-        prefix = _BACKEND_FEATURE_PREFIX.get(backend)
-        features: frozenset[str] = frozenset()
-        if support is not None and prefix is not None:
-            features = frozenset(k[len(prefix) :] for k in support.features() if k.startswith(prefix))
+        has_support = support is not None and app is not None
+        features = support.backend_features(app.backend) if has_support else frozenset()  # type: ignore[union-attr]
         alloc = spec.time_allocation.to_millis() if spec.time_allocation is not None else None
         if backend == ToolBackend.VIRTUAL_MACHINE.value:
             alloc = None  # jobsValidateForSubmission clears the allocation of VM tools (§3.5 step 6)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from spec import actions as A
-from spec.properties import INVARIANTS, PROPERTIES, check_state, check_step
+from spec.properties import PROPERTIES, check_state, check_step
 from spec.rules import Config, resolve
 from spec.state import SystemState
 from spec.system import ProtocolModel
@@ -22,12 +22,12 @@ def _uid(s: SystemState, kind: str) -> int:
     return next(m.uid for m in s.flight if m.kind == kind)
 
 
-def job_life(config: Config | None = None) -> list[tuple[str, str, SystemState, int, list[str]]]:
-    """Run the story; return (actor, what happened, state after, properties checked, violations)."""
+def job_life(config: Config | None = None) -> list[tuple[str, str, SystemState, list[str]]]:
+    """Run the story; return (actor, what happened, state after, violations) per step."""
     model = ProtocolModel(default_world(providers=1), config or resolve())
     web = next(t.index for t in model.world.templates if t.name == "web+link")
     s = model.init_state()
-    rows: list[tuple[str, str, SystemState, int, list[str]]] = []
+    rows: list[tuple[str, str, SystemState, list[str]]] = []
 
     def do(actor: str, what: str, action: A.Action) -> None:
         nonlocal s
@@ -36,15 +36,7 @@ def job_life(config: Config | None = None) -> list[tuple[str, str, SystemState, 
         violations += [str(v) for v in check_state(model, t.state)]
         calls = "; ".join(f"{c.call} -> {c.status}" + (f" {c.why}" if c.why else "") for c in t.calls)
         s = t.state
-        rows.append(
-            (
-                actor,
-                what + (f"  [{calls}]" if calls else ""),
-                s,
-                len(PROPERTIES) + len(INVARIANTS),
-                violations,
-            )
-        )
+        rows.append((actor, what + (f"  [{calls}]" if calls else ""), s, violations))
 
     do("user:alice", "submits acme-web with public link 55", A.Submit(web))
     do("network", "Core's create reaches provider k8s", A.Deliver(_uid(s, "jobs.provider.create")))
@@ -72,7 +64,7 @@ def print_job_life(console: Console | None = None, config: Config | None = None)
     for col in ("#", "actor", "what happened", "Core", "provider", "bound", "check"):
         table.add_column(col)
     ok = True
-    for i, (actor, what, s, _checked, violations) in enumerate(rows, 1):
+    for i, (actor, what, s, violations) in enumerate(rows, 1):
         job = s.jobs.get(1)
         pj = s.providers["k8s"].jobs.get(1)
         core = f"{job.state}{'' if job.confirmed else ' (unconfirmed)'}" if job else "-"

@@ -156,6 +156,14 @@ class JobSupport(WireModel):
                 return block
         return None
 
+    def backend_features(self, backend: ToolBackend | None) -> frozenset[str]:
+        """The feature names declared ``true`` for ``backend`` (``enabled``, ``peers``, ``extension``,
+        ...; the last part of core2's feature keys). Empty for backends Core does not know."""
+        block = self.backend_support(backend) if backend is not None else None
+        if block is None:
+            return frozenset()
+        return frozenset(f for f in BACKEND_FEATURES[backend] if getattr(block, _FEATURE_FIELDS.get(f, f)))  # type: ignore[index]
+
     def features(self) -> frozenset[str]:
         """The feature keys Core derives from this declaration (``core2 job_features.go``).
 
@@ -163,14 +171,11 @@ class JobSupport(WireModel):
         flattens every leaf on its own; the legacy rule "other flags are ignored if ``enabled`` is
         false" is not applied here). ``timeExtension`` maps to ``...extension``.
         """
-        keys: set[str] = set()
-        for backend, attribute, prefix in _BACKENDS:
-            block = getattr(self, attribute)
-            for feature in BACKEND_FEATURES[backend]:
-                field = _FEATURE_FIELDS.get(feature, feature)
-                if getattr(block, field):
-                    keys.add(f"{prefix}.{feature}")
-        return frozenset(keys)
+        return frozenset(
+            f"{prefix}.{feature}"
+            for backend, _, prefix in _BACKENDS
+            for feature in self.backend_features(backend)
+        )
 
     def supports(self, backend: ToolBackend, feature: str) -> bool:
         """Whether Core would find ``feature`` (e.g. ``"peers"``) supported for ``backend``."""
