@@ -271,7 +271,8 @@ def default_requests() -> list[RequestTemplate]:
     5 ``refused-by-provider``: Core accepts it, the provider cannot run it (400);
     6 ``native-on-k8s``: a NATIVE application on a product whose provider enables only containers and
       VMs (400 "the application is not supported on this machine type");
-    7 ``slurm``: a valid batch job at the Slurm provider.
+    7 ``slurm``: a valid batch job at the Slurm provider;
+    8 ``wrong-parameter-type``: ``value`` given as an integer for a text parameter (400).
     """
     batch = _job(
         "acme-batch", "1.0.0", replicas=2, parameters={"value": {"type": "text", "value": "Hello, World!"}}
@@ -311,5 +312,10 @@ def default_requests() -> list[RequestTemplate]:
             "slurm",
             "alice",
             _job("gromacs", "2024", product="cpu-1", category=SLURM_CATEGORY, provider=SLURM, hours=2),
+        ),
+        RequestTemplate(
+            "wrong-parameter-type",
+            "alice",
+            _job("acme-batch", "1.0.0", parameters={"value": {"type": "integer", "value": 42}}),
         ),
     ]

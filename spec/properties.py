@@ -276,7 +276,12 @@ def _terminal_finality(m, old, a, t) -> str | None:  # type: ignore[no-untyped-d
 
 def _valid_transition(m, old, a, t) -> str | None:  # type: ignore[no-untyped-def]
     for before, after in _changed(old, t):
-        if before and after and before.state != after.state and after.state not in _ALLOWED[before.state]:
+        if (
+            before
+            and after
+            and before.state != after.state
+            and after.state not in _ALLOWED.get(before.state, frozenset())
+        ):
             return f"job {after.id}: {before.state} -> {after.state} is not a transition of the protocol"
     return None
 
@@ -337,6 +342,8 @@ def _refused_creates_nothing(m, old, a, t) -> str | None:  # type: ignore[no-unt
                 return f"job {c.job} exists although its create was refused ({c.status})"
             if c.job is not None and any(c.job in v for v in s.bindings.values()):
                 return f"a resource is bound to job {c.job} although its create was refused"
+            if c.job is not None and c.job in s.reserved.values():
+                return f"a resource is still reserved for job {c.job} although its create was refused"
             if c.job is None and (
                 s.jobs != old.jobs or s.bindings != old.bindings or s.reserved != old.reserved
             ):

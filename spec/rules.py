@@ -202,6 +202,41 @@ MUTANTS: tuple[Mutant, ...] = (
         "Core applies a retried update as a new one (it forgets it handled it).",
         "retry-idempotent",
     ),
+    Mutant(
+        "legacy-canceling",
+        "The provider reports the legacy transient CANCELING state before a cancelled job's final state.",
+        "state-domain",
+    ),
+    Mutant(
+        "no-parameter-check",
+        "Core accepts a parameter value whose type does not match its parameter's type.",
+        "parameter-validity",
+    ),
+    Mutant(
+        "refusal-keeps-reservation",
+        "Core deletes a job whose create failed but keeps its exclusive resources reserved.",
+        "refused-creates-nothing",
+    ),
+    Mutant(
+        "no-extension-check",
+        "Core forwards jobs.extend although the backend does not declare timeExtension.",
+        "feature-gated-calls",
+    ),
+    Mutant(
+        "provider-ignores-expiry",
+        "The provider lets a job run on after its RUNNING time reached the allocation.",
+        "expiry-eventually-final",
+    ),
+    Mutant(
+        "provider-ignores-lock",
+        "The provider never stops the jobs of a locked wallet.",
+        "locked-eventually-stopped",
+    ),
+    Mutant(
+        "provider-drops-final-report",
+        "The provider records a job's final state locally but never sends it to Core.",
+        "ended-eventually-reported",
+    ),
 )
 
 RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}

@@ -59,6 +59,7 @@ from spec.state import (
 from spec.world import World
 
 MINUTE_MS = 60_000
+CANCELING = "CANCELING"
 
 
 class Call(NamedTuple):
@@ -99,6 +100,8 @@ def implied_state(job: ProviderJob, cfg: Config) -> str:
         return RUNNING
     if phase == PAUSED:
         return SUSPENDED
+    if cfg.m_legacy_canceling and job.cancelled and job.reported != CANCELING and job.reported not in FINAL:
+        return CANCELING  # legacy Kotlin's transient state (reference §2.1), not a JobState today
     cause = job.cause
     if cause == CAUSE_EXIT:
         if job.exit_code and (cfg.nonzero_exit_failure or cfg.m_exit_code_failure):
@@ -222,7 +225,7 @@ class ProtocolModel:
                         yield A.Report(jid, "reassert-different")
                 if world.accounting and self._usage(pj) != pj.charged and pj.sent < UIDS_PER_JOB - 2:
                     yield A.ReportUsage(jid)
-                if pj.owner in s.locked and phase in (QUEUED, ACTIVE):
+                if pj.owner in s.locked and phase in (QUEUED, ACTIVE) and not cfg.m_provider_ignores_lock:
                     yield A.EnforceLock(jid)
             if up and b.crashes > 0:
                 yield A.Crash(p.id)
@@ -262,15 +265,14 @@ class ProtocolModel:
     # -- users ---------------------------------------------------------------------------------
     def _submit(self, s: SystemState, a: A.Submit, now: int | None) -> Transition:
         t = self.world.templates[a.template]
-        budgets = replace(s.budgets, submissions=s.budgets.submissions - 1)
         actor = f"user:{t.user}"
-        # Core's validation in the order of reference §3.5, then the allocation gate (§8.3).
+        # Core's validation in the order of reference §3.5, then the allocation gate (§8.3). A refused
+        # request changes nothing, not even the submission budget: it is a self-loop of the state graph.
         refusal = self.world.validate(t.index, s, self.cfg)
         if refusal is not None:
             status, why = refusal
-            return Transition(
-                s.replace(budgets=budgets), (Call(actor, "jobs.create", None, status, why, (t.index,)),), ()
-            )
+            return Transition(s, (Call(actor, "jobs.create", None, status, why, (t.index,)),), ())
+        budgets = replace(s.budgets, submissions=s.budgets.submissions - 1)
         jid = s.next_id
         job = CoreJob(
             id=jid,
@@ -351,7 +353,7 @@ class ProtocolModel:
         actor = f"user:{t.user}"
         ms = self.world.extension_ms
         # core2 jobs.extend: feature jobs.<backend>.extension, else 400 (reference §5.5).
-        if "extension" not in t.features:
+        if "extension" not in t.features and not self.cfg.m_no_extension_check:
             return Transition(
                 s,
                 (
@@ -549,7 +551,9 @@ class ProtocolModel:
         # error returned; nothing was bound (PR #3844).
         jobs = dict(s.jobs)
         del jobs[jid]
-        s2 = self._unreserve(s.replace(jobs=jobs), jid)
+        s2 = s.replace(jobs=jobs)
+        if not self.cfg.m_refusal_keeps_reservation:
+            s2 = self._unreserve(s2, jid)
         s2 = s2.replace(bindings=self._unbind_all(s2.bindings, jid))
         t = self.world.templates[job.template]
         return Transition(s2, (Call(f"user:{t.user}", "jobs.create", jid, status, why, (t.index,)),), (jid,))
@@ -658,6 +662,8 @@ class ProtocolModel:
         # The provider enforces the wall time on cumulative RUNNING time (k8s containers: TimeRemaining
         # < 0 -> cleanup; Slurm TIMEOUT -> EXPIRED). Under the expire-early mutant it fires in the queue.
         ran = max(pj.ran_ms, pj.alloc_ms or 0) if pj.phase == ACTIVE else pj.ran_ms
+        if self.cfg.m_provider_ignores_expiry and pj.phase == ACTIVE:
+            return Transition(self._put_pjob(s, pid, replace(pj, ran_ms=ran)), (), (a.job,))
         pj2 = replace(pj, phase=ENDED, cause=CAUSE_TIME_ALLOCATION, ran_ms=ran)
         return Transition(self._put_pjob(s, pid, pj2), (), (a.job,))
 
@@ -670,6 +676,9 @@ class ProtocolModel:
         status = _STATUS_MESSAGES.get(new, "")
         if a.guard.startswith("reassert"):
             pj = replace(pj, reasserted=True)
+        if new in FINAL and self.cfg.m_provider_drops_final_report:
+            # records the final state locally, but the update never leaves (and is never retried)
+            return Transition(self._put_pjob(s, pid, replace(pj, reported=new)), (), (a.job,))
         s2 = self._send_update(s, pid, pj, (new, expected, different, None, status), mark_reported=True)
         return Transition(s2, (), (a.job,))
 

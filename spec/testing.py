@@ -121,12 +121,13 @@ def protocol_machine(
 
 
 def random_walks(
-    model: ProtocolModel, episodes: int = 300, depth: int = 40, seed: int = 0
+    model: ProtocolModel, episodes: int = 300, depth: int = 40, seed: int = 0, until: str | None = None
 ) -> dict[str, Violation]:
     """Seeded random walks with a drain at the end of each: the first violation of each property.
 
     A cheap, deterministic sweep (the same seed gives the same walks) used to show that every
-    mutant is caught by the property its registry entry names.
+    mutant is caught by the property its registry entry names. With ``until``, the sweep stops at
+    the end of the first walk that violated that property.
     """
     import random
 
@@ -150,4 +151,6 @@ def random_walks(
         state, _ = drain(model, state, on_step=record)
         for v in pending_obligations(model, state):
             found.setdefault(v.prop.name, v)
+        if until is not None and until in found:
+            break
     return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from spec.properties import PROPERTIES
 from spec.rules import MUTANTS, resolve
 from spec.state import Budgets
 from spec.system import ProtocolModel
@@ -21,18 +22,24 @@ BUDGETS = Budgets(submissions=3, duplicates=1, crashes=1, core_restarts=1, locks
 TestDocumented = protocol_machine(default_world(), resolve("documented"), BUDGETS).TestCase
 
 
-def _walk(variant: str = "documented", mutant: str | None = None, **world: object) -> dict:
+def _walk(
+    variant: str = "documented", mutant: str | None = None, until: str | None = None, **world: object
+) -> dict:
     model = ProtocolModel(default_world(**world), resolve(variant, mutant=mutant), BUDGETS)  # type: ignore[arg-type]
-    return random_walks(model, episodes=300, depth=40, seed=1)
+    return random_walks(model, episodes=3000 if until else 300, depth=40, seed=1, until=until)
 
 
 def test_documented_random_walks_find_nothing():
     assert _walk() == {}
+    assert _walk(providers=1, requests=["batch", "web+link"]) == {}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_every_mutant_is_caught_by_its_property(mutant):
-    found = _walk(mutant=mutant.name)
+    # the full world, then a small one where two jobs share a public link and race more often
+    found = _walk(mutant=mutant.name, until=mutant.hint)
+    if mutant.hint not in found:
+        found |= _walk(mutant=mutant.name, until=mutant.hint, providers=1, requests=["batch", "web+link"])
     assert mutant.hint in found, f"mutant {mutant.name} not caught by {mutant.hint}; found {sorted(found)}"
 
 
@@ -42,3 +49,27 @@ def test_ucloud_current_rediscovers_documented_discrepancies():
     # seconds dropped on extension (item 3)
     for name in ("terminal-finality", "exclusive-binding", "outcome-matches-cause", "extension-exact"):
         assert name in found, f"{name} not rediscovered; found {sorted(found)}"
+
+
+# Properties no mutant names as its own: the rule switch or the mutant that proves each has teeth.
+PROVED_ELSEWHERE = {
+    "terminal-finality": {"rules": {"final-to-final": True}},
+    "extension-exact": {"rules": {"extension-drops-seconds": True}},
+    "valid-transition": {"mutant": "legacy-canceling"},
+    "release-at-end": {"mutant": "no-release-at-end"},
+    "resources-eventually-released": {"mutant": "no-release-at-end"},
+}
+
+
+def test_every_property_has_a_mutant_or_rule_that_breaks_it():
+    hinted = {m.hint for m in MUTANTS}
+    unproved = [p.name for p in PROPERTIES if p.name not in hinted and p.name not in PROVED_ELSEWHERE]
+    assert unproved == [], f"properties without a mutant or rule that proves them: {unproved}"
+
+
+@pytest.mark.parametrize("name", sorted(PROVED_ELSEWHERE))
+def test_property_is_broken_by_its_rule_or_mutant(name):
+    how = PROVED_ELSEWHERE[name]
+    model = ProtocolModel(default_world(), resolve(rules=how.get("rules"), mutant=how.get("mutant")), BUDGETS)
+    found = random_walks(model, episodes=3000, depth=40, seed=1, until=name)
+    assert name in found, f"{how} did not break {name}; found {sorted(found)}"
