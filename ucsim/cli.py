@@ -101,3 +101,8 @@ def properties() -> None:
     for p in PROPERTIES:
         t.add_row(p.name, p.kind, p.meaning, p.source)
     Console().print(t)
+
+
+from ucsim.cmd_swf import swf as _swf  # noqa: E402
+
+main.add_command(_swf)
