@@ -40,9 +40,17 @@ replicas cannot be laid out on the freed nodes; it then gets a new reservation a
 Estimates: a running job that has outlived its estimate is taken to end *now*; a job with an unknown
 estimate (``math.inf``) never ends for the reservation, and only backfills into extra capacity.
 
-Cost of a pass: the heads started, plus the walk over running jobs up to the shadow time, plus a scan
-of the queue that stops as soon as no core is free (no job fits then). The running jobs are kept
-sorted by estimated end (:class:`RunningEstimates`), not re-sorted each pass.
+Cost of a pass
+--------------
+The heads started, plus the walk over running jobs up to the shadow time (they are kept sorted by
+estimated end in :class:`RunningEstimates`, not re-sorted each pass), plus the backfill scan. A plain
+scan of the queue costs O(queue) every pass, even when only one processor is free and no job is small
+enough for it: with 50,000 waiting jobs that is milliseconds per event. So the waiting jobs sit in a
+:class:`WaitingLine`, a min-tree over arrival positions of (cores needed, estimate): the scan jumps
+from one *candidate* to the next, skipping every stretch of the queue where no job fits in the free
+cores, or where every job that does is too long for the shadow time and too big for the extra
+cores. Each jump costs O(log queue); the scan stops when no core is free. The candidates are then
+checked exactly (memory and GPUs, node-level fit), so the result is that of the plain scan.
 """
 
 from __future__ import annotations
@@ -50,12 +58,156 @@ from __future__ import annotations
 import math
 
 from simulator.cluster import Cluster, Heuristic
-from simulator.policies.base import ArrivalQueue, QueuedJob, RunningEstimates, SchedulingPolicy
+from simulator.policies.base import QueuedJob, RunningEstimates, SchedulingPolicy
 
-__all__ = ["EasyPolicy"]
+__all__ = ["EasyPolicy", "WaitingLine"]
 
 _Vec = tuple[int, int, int]
 _NEVER: tuple[float, _Vec] = (math.inf, (0, 0, 0))
+
+
+class WaitingLine:
+    """Waiting jobs in arrival order, indexed for the backfill scan.
+
+    Each job gets the next *position*; a position's leaf in a min-tree (an implicit binary tree in two
+    flat lists) holds the job's total cores and its estimate, and every inner node the minimum of
+    each over its range. :meth:`find` returns the first position at or after ``start`` whose job
+    could be a backfill candidate, skipping whole ranges in O(log n). Removing a job clears its leaf.
+    When the positions run out the live jobs are renumbered (and the tree doubled if more than half
+    of it is live), so the cost is amortised O(log n) per job.
+
+    >>> from simulator.cluster import Slice
+    >>> line = WaitingLine()
+    >>> for i, (cores, estimate) in enumerate([(8, 10), (4, 500), (1, 900), (2, 20)]):
+    ...     line.append(QueuedJob(i, cores, Slice(1), submit=0, estimate=estimate, seq=i))
+    >>> line.find(1, free=2, extra=0, horizon=100)   # job 3: 2 cores, ends within 100 s
+    3
+    >>> line.find(1, free=2, extra=1, horizon=100)   # job 2: 1 core, within the extra core
+    2
+    >>> line.remove(2), line.find(1, free=2, extra=1, horizon=5)
+    (True, -1)
+    """
+
+    __slots__ = ("_cap", "_cores", "_estimate", "_head", "_jobs", "_pos")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._cap = 1 << max(1, (capacity - 1).bit_length())
+        self._jobs: list[QueuedJob | None] = []  # by position; None once gone
+        self._pos: dict[int, int] = {}  # job id -> position, live jobs only
+        self._head = 0  # first live position (or len(_jobs))
+        self._cores: list[float] = [math.inf] * (2 * self._cap)
+        self._estimate: list[float] = [math.inf] * (2 * self._cap)
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def __bool__(self) -> bool:
+        return bool(self._pos)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._pos
+
+    def append(self, job: QueuedJob) -> None:
+        """Add a job at the tail. Raises ``ValueError`` if a job with its id is already waiting."""
+        if job.id in self._pos:
+            raise ValueError(f"job {job.id} is already queued")
+        if len(self._jobs) == self._cap:
+            self._rebuild()
+        pos = len(self._jobs)
+        self._jobs.append(job)
+        self._pos[job.id] = pos
+        self._set(pos, job.size * job.slice.cores, job.estimate)
+
+    def remove(self, job_id: int) -> bool:
+        """Forget a waiting job (started or cancelled); ``False`` if it was not waiting."""
+        pos = self._pos.pop(job_id, None)
+        if pos is None:
+            return False
+        self._jobs[pos] = None
+        self._set(pos, math.inf, math.inf)
+        jobs, head = self._jobs, self._head
+        while head < len(jobs) and jobs[head] is None:
+            head += 1
+        self._head = head
+        return True
+
+    def head(self) -> QueuedJob:
+        """The oldest waiting job (``IndexError`` if none)."""
+        if not self._pos:
+            raise IndexError("the queue is empty")
+        job = self._jobs[self._head]
+        assert job is not None
+        return job
+
+    @property
+    def head_position(self) -> int:
+        return self._head
+
+    def at(self, pos: int) -> QueuedJob:
+        """The job at a live position (as returned by :meth:`find`)."""
+        job = self._jobs[pos]
+        assert job is not None, "a position find() returned is live"
+        return job
+
+    def find(self, start: int, free: float, extra: float, horizon: float) -> int:
+        """The first position ``>= start`` whose job needs ``<= free`` cores and either ``<= extra``
+        cores or an estimate ``<= horizon``; ``-1`` if there is none.
+
+        An inner node is skipped when no job below can pass (its minimum cores exceed ``free``, or
+        exceed ``extra`` while its minimum estimate exceeds ``horizon``); a leaf holds one job, so the
+        test is exact there.
+        """
+        cap = self._cap
+        if start >= len(self._jobs):
+            return -1
+        cores, estimate = self._cores, self._estimate
+        i = start + cap
+        while True:
+            c = cores[i]
+            if c <= free and (c <= extra or estimate[i] <= horizon):
+                if i >= cap:
+                    return i - cap
+                i <<= 1  # descend: left child first, for the earliest position
+                continue
+            while i & 1:  # skip this range: climb while it is a right child...
+                i >>= 1
+            if i == 0:
+                return -1  # ...past the root: nothing to the right
+            i += 1  # ...then move to the range just right of it
+
+    def _set(self, pos: int, cores: float, estimate: float) -> None:
+        c, e = self._cores, self._estimate
+        i = pos + self._cap
+        c[i], e[i] = cores, estimate
+        i >>= 1
+        while i:
+            lc, rc = c[2 * i], c[2 * i + 1]
+            le, re = e[2 * i], e[2 * i + 1]
+            nc = lc if lc < rc else rc
+            ne = le if le < re else re
+            if c[i] == nc and e[i] == ne:
+                break  # the minima above are unchanged too
+            c[i], e[i] = nc, ne
+            i >>= 1
+
+    def _rebuild(self) -> None:
+        """Renumber the live jobs from 0 (and double the tree if they fill more than half of it)."""
+        live = [j for j in self._jobs if j is not None]
+        if 2 * len(live) > self._cap:
+            self._cap *= 2
+        cap = self._cap
+        self._jobs = list(live)
+        self._pos = {j.id: p for p, j in enumerate(live)}
+        self._head = 0
+        c = [math.inf] * (2 * cap)
+        e = [math.inf] * (2 * cap)
+        for p, j in enumerate(live):
+            c[cap + p] = j.size * j.slice.cores
+            e[cap + p] = j.estimate
+        for i in range(cap - 1, 0, -1):
+            c[i] = min(c[2 * i], c[2 * i + 1])
+            e[i] = min(e[2 * i], e[2 * i + 1])
+        self._cores, self._estimate = c, e
 
 
 class EasyPolicy(SchedulingPolicy):
@@ -65,7 +217,7 @@ class EasyPolicy(SchedulingPolicy):
 
     def __init__(self, *, placement: Heuristic = "least-full") -> None:
         super().__init__(placement=placement)
-        self._queue = ArrivalQueue()
+        self._queue = WaitingLine()
         self._running = RunningEstimates()
 
     def enqueue(self, job: QueuedJob, now: float) -> None:
@@ -116,7 +268,7 @@ class EasyPolicy(SchedulingPolicy):
             job = queue.head()
             if cluster.place(job.id, job.size, job.slice, placement) is None:
                 break
-            queue.popleft()
+            queue.remove(job.id)
             running.add(job.id, now, job.estimate, job.need())
             started.append(job)
         if not queue or cluster.free_cores == 0:
@@ -124,30 +276,29 @@ class EasyPolicy(SchedulingPolicy):
         # 2. The head's reservation.
         head = queue.head()
         shadow, (ec, em, eg) = self.reservation(now, cluster, head)
-        # 3. Backfill, in queue order.
+        # 3. Backfill, in queue order: jump from candidate to candidate (see "Cost of a pass").
+        # The tree compares estimate <= horizon; the exact test below is now + estimate <= shadow, so
+        # the horizon gets a hair of slack against rounding (a false candidate is merely re-checked).
+        horizon = (shadow - now) * (1 + 1e-12) + 1e-9
         backfilled: list[QueuedJob] = []
-        for job in queue:
-            if job is head:
-                continue
-            free = cluster.free_cores
-            if free == 0:
-                break  # every slice needs a core: nothing else can start in this pass
+        pos = queue.head_position + 1
+        while (free := cluster.free_cores) > 0:  # every slice needs a core: none free, none starts
+            pos = queue.find(pos, free, ec, horizon)
+            if pos < 0:
+                break
+            job = queue.at(pos)
+            pos += 1
             s = job.slice
-            c = job.size * s.cores
-            if c > free:
-                continue  # cheap early rejection before any vector arithmetic
+            c, m, g = job.size * s.cores, job.size * s.memory_gb, job.size * s.gpus
             short = now + job.estimate <= shadow
-            if not short:
-                m, g = job.size * s.memory_gb, job.size * s.gpus
-                if c > ec or m > em or g > eg:
-                    continue
+            if not short and (c > ec or m > em or g > eg):
+                continue
             if cluster.place(job.id, job.size, s, placement) is None:
                 continue
             if not short:
                 ec, em, eg = ec - c, em - m, eg - g
-            running.add(job.id, now, job.estimate, job.need())
+            running.add(job.id, now, job.estimate, (c, m, g))
+            queue.remove(job.id)
             backfilled.append(job)
-        if backfilled:
-            queue.remove_all(backfilled)
-            started.extend(backfilled)
+        started.extend(backfilled)
         return started

@@ -28,6 +28,7 @@ from simulator.policies import (
     make_policy,
     policy_names,
 )
+from simulator.policies.easy import WaitingLine
 from simulator.replay import ReplayJob, simulate
 
 Job = tuple[float, int, float, float]  # submit, size, run, estimate
@@ -202,6 +203,40 @@ def test_a_user_policy_registers_itself_by_being_defined() -> None:
         del POLICIES["test-lcfs"]
 
 
+def test_waiting_line_finds_what_a_plain_scan_finds() -> None:
+    """EASY's indexed queue against a list scanned from the start, through growth and renumbering."""
+    rng = random.Random(3)
+    line = WaitingLine(capacity=4)  # tiny, so that it renumbers and grows many times
+    plain: list[QueuedJob] = []
+    next_id = 0
+    for _ in range(4000):
+        if rng.random() < 0.55 or not plain:
+            job = QueuedJob(
+                next_id, rng.randint(1, 9), Slice(rng.choice([1, 2])), 0, rng.choice([5, 50, math.inf])
+            )
+            line.append(job)
+            plain.append(job)
+            next_id += 1
+        else:
+            victim = rng.choice(plain)
+            plain.remove(victim)
+            assert line.remove(victim.id) and not line.remove(victim.id)
+        assert len(line) == len(plain)
+        if plain:
+            assert line.head() is plain[0]
+            free, extra, horizon = rng.randint(0, 12), rng.randint(0, 6), rng.choice([0, 10, 100])
+            expected = [
+                j.id
+                for j in plain[1:]
+                if (c := j.size * j.slice.cores) <= free and (c <= extra or j.estimate <= horizon)
+            ]
+            found, pos = [], line.head_position + 1
+            while (pos := line.find(pos, free, extra, horizon)) >= 0:
+                found.append(line.at(pos).id)
+                pos += 1
+            assert found == expected
+
+
 # -- against an independent reference -----------------------------------------------------------------
 
 
@@ -282,3 +317,13 @@ def test_agrees_with_the_reference_on_1000_random_workloads(policy: str) -> None
         expected = reference(jobs, processors, easy=policy == "easy")
         got = run(jobs, processors, policy)
         assert got == expected, f"case {case}: P={processors} jobs={jobs}"
+
+
+@pytest.mark.parametrize("policy", ["fcfs", "easy"])
+def test_agrees_with_the_reference_on_a_longer_generated_log(policy: str) -> None:
+    """Long queues (up to ~190 waiting) exercise the indexed backfill scan beyond the 20-job cases."""
+    from simulator.swf import generate_swf
+
+    workload = generate_swf(1500, 32, seed=9, load=1.3, max_size=16)
+    jobs = [(j.submit, j.req_procs, j.run, j.req_time) for j in workload.jobs]
+    assert run(jobs, 32, policy) == reference(jobs, 32, easy=policy == "easy")
