@@ -106,3 +106,7 @@ def properties() -> None:
 from ucsim.cmd_swf import swf as _swf  # noqa: E402
 
 main.add_command(_swf)
+
+from ucsim.cmd_scenario import validate as _validate  # noqa: E402
+
+main.add_command(_validate)
