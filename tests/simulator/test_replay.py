@@ -186,3 +186,18 @@ def test_cli_names_line_and_field_of_a_malformed_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["swf", str(path), "-p", "4", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "w.swf:3: field 4 (run time): not a number: 'x'" in result.output
+
+
+def test_scheduling_benchmark_runs_at_a_tiny_size() -> None:
+    from benchmarks import bench_sched
+
+    records = bench_sched.run(True, events=20, jobs=200, repeat=1)
+    names = {r.name for r in records}
+    assert {
+        "sched.fcfs_event_q1k",
+        "sched.easy_event_q50k",
+        "sched.replay_fcfs",
+        "sched.replay_easy",
+    } <= names
+    for record in records:
+        assert record.value > 0 and (record.ratio is None or record.ratio > 0)
