@@ -8,7 +8,8 @@ One pass at time ``now``:
    end (start + estimate; then by start order): the **shadow time** is the first estimated end at
    which the free processors reach the head's size. **Extra** = the processors free at the shadow
    time (every job estimated to end by then has ended) minus the head's size: what the head will
-   not need even then.
+   not need even then. (Jobs estimated to end at the shadow time itself all count: the tie-break
+   by start order only fixes the walk, not the answer.)
 3. Scan the rest of the queue in order. Start a job now if it fits now and either
    ``now + estimate <= shadow`` (it ends before the head needs its processors), or its size
    ``<= extra`` (it only uses processors the head will not need; extra drops by its size).
@@ -47,10 +48,12 @@ estimated end in :class:`RunningEstimates`, not re-sorted each pass), plus the b
 scan of the queue costs O(queue) every pass, even when only one processor is free and no job is small
 enough for it: with 50,000 waiting jobs that is milliseconds per event. So the waiting jobs sit in a
 :class:`WaitingLine`, a min-tree over arrival positions of (cores needed, estimate): the scan jumps
-from one *candidate* to the next, skipping every stretch of the queue where no job fits in the free
-cores, or where every job that does is too long for the shadow time and too big for the extra
-cores. Each jump costs O(log queue); the scan stops when no core is free. The candidates are then
-checked exactly (memory and GPUs, node-level fit), so the result is that of the plain scan.
+from one *candidate* to the next in O(log queue), skipping every stretch of the queue where no job
+fits in the free cores, and every stretch whose smallest job is too big for the extra cores while
+its shortest estimate is too long for the shadow time. (Those two minima may belong to different
+jobs, so a stretch is now and then entered in vain: the worst case stays linear, the usual case is
+a handful of jumps.) The scan stops when no core is free. Candidates are then checked exactly
+(memory and GPUs, node-level fit), so the result is that of the plain scan.
 """
 
 from __future__ import annotations
