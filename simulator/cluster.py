@@ -45,7 +45,7 @@ computed in batches (every node of the chosen class at once), which gives exactl
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["HEURISTICS", "Cluster", "Heuristic", "Node", "Placement", "Slice"]
@@ -98,14 +98,30 @@ class Node:
             raise ValueError(f"node capacity must be non-negative, got {self}")
 
 
-@dataclass(frozen=True, slots=True)
 class Placement:
-    """Where a running job's replicas are: ``nodes`` maps node name to the replicas it holds."""
+    """Where a running job's replicas are: :attr:`nodes` maps node name to the replicas it holds.
 
-    job_id: JobId
-    size: int
-    slice: Slice
-    nodes: dict[str, int] = field(hash=False)
+    The mapping is built when first asked for: a replay placing millions of replicas never needs it.
+    """
+
+    __slots__ = ("_names", "_nodes", "_where", "job_id", "size", "slice")
+
+    def __init__(
+        self, job_id: JobId, size: int, slice: Slice, where: list[tuple[int, int]], names: list[str]
+    ) -> None:
+        self.job_id, self.size, self.slice = job_id, size, slice
+        self._where, self._names = where, names
+        self._nodes: dict[str, int] | None = None
+
+    @property
+    def nodes(self) -> dict[str, int]:
+        if self._nodes is None:
+            names = self._names
+            self._nodes = {names[i]: r for i, r in self._where}
+        return self._nodes
+
+    def __repr__(self) -> str:
+        return f"Placement(job_id={self.job_id!r}, size={self.size}, slice={self.slice}, nodes={self.nodes})"
 
 
 class Cluster:
@@ -125,7 +141,6 @@ class Cluster:
         "_index",
         "_jobs",
         "_names",
-        "_node_jobs",
         "_pos",
         "_totals",
     )
@@ -148,8 +163,6 @@ class Cluster:
         self._pos: list[int] = [0] * len(self._names)
         for i, vec in enumerate(self._free):
             self._bucket_add(i, vec)
-        # Jobs on each node (created on first use: most nodes of a big idle cluster never need one).
-        self._node_jobs: list[dict[JobId, int] | None] = [None] * len(self._names)
         self._jobs: dict[JobId, tuple[Slice, int, list[tuple[int, int]]]] = {}
         self._totals = [sum(c[d] for c in self._cap) for d in range(3)]
         self._free_totals = list(self._totals)
@@ -274,7 +287,7 @@ class Cluster:
         if entry is None:
             return None
         s, size, where = entry
-        return Placement(job_id, size, s, {self._names[i]: r for i, r in where})
+        return Placement(job_id, size, s, where, self._names)
 
     def capacity_classes(self) -> dict[tuple[int, int, int], int]:
         """Free capacity vector -> number of healthy nodes with exactly that free capacity."""
@@ -304,66 +317,91 @@ class Cluster:
         if not self.can_place(size, slice):
             return None
         sc, sm, sg = slice.cores, slice.memory_gb, slice.gpus
+        buckets, free, pos = self._buckets, self._free, self._pos
         where: list[tuple[int, int]] = []
         remaining = size
         spread = heuristic == "least-full"
+        revisits = False  # may a node get replicas in two rounds (spreading over roomy nodes)?
         while remaining:
             chosen = self._best_bucket(slice, heuristic)
             assert chosen is not None, "can_place said yes, so every replica has a place"
             vec, k = chosen
-            stack = self._buckets[vec]
+            stack = buckets[vec]
             # least-full: one replica on each node of the class (the class stays the emptiest while it
             # has nodes: the nodes that received a replica are now strictly fuller than it).
             # most-full: fill a node before taking the next (once it has a replica it is the fullest
             # node that still fits, if it still fits).
             per = 1 if spread else min(k, remaining)
+            revisits = revisits or (spread and k > 1)
             count = min(len(stack), -(-remaining // per))
-            taken = stack[len(stack) - count :]
-            del stack[len(stack) - count :]
+            cut = len(stack) - count
+            taken = stack[cut:]
+            del stack[cut:]
             if not stack:
-                del self._buckets[vec]
-            for i in taken:
-                r = min(per, remaining)
-                remaining -= r
+                del buckets[vec]
+            # Every taken node gets `per` replicas, but the last one may get fewer (most-full).
+            full = count if count * per <= remaining else count - 1
+            if full:
+                filled = taken if full == count else taken[:full]
+                new = (vec[0] - per * sc, vec[1] - per * sm, vec[2] - per * sg)
+                target = buckets.get(new)
+                if target is None:
+                    target = buckets[new] = []
+                base = len(target)
+                target.extend(filled)
+                for offset, i in enumerate(filled):
+                    free[i] = new
+                    pos[i] = base + offset
+                where.extend([(i, per) for i in filled])
+                remaining -= full * per
+            if full < count:
+                i, r = taken[-1], remaining
                 new = (vec[0] - r * sc, vec[1] - r * sm, vec[2] - r * sg)
-                self._free[i] = new
+                free[i] = new
                 self._bucket_add(i, new)
-                jobs = self._node_jobs[i]
-                if jobs is None:
-                    jobs = self._node_jobs[i] = {}
-                jobs[job_id] = jobs.get(job_id, 0) + r
                 where.append((i, r))
-        if spread:
+                remaining = 0
+        if revisits:
             where = _merge(where)
         self._jobs[job_id] = (slice, size, where)
         ft = self._free_totals
         ft[0] -= size * sc
         ft[1] -= size * sm
         ft[2] -= size * sg
-        return Placement(job_id, size, slice, {self._names[i]: r for i, r in where})
+        return Placement(job_id, size, slice, where, self._names)
 
     def release(self, job_id: JobId) -> bool:
         """Free a job's replicas (it ended, was cancelled or killed). ``False`` if it was not placed."""
         entry = self._jobs.pop(job_id, None)
         if entry is None:
             return False
-        s, _, where = entry
+        s, size, where = entry
         sc, sm, sg = s.cores, s.memory_gb, s.gpus
+        buckets, free, pos = self._buckets, self._free, self._pos
+        # A placed job never holds a failed node: fail_node releases its jobs before taking it down.
         for i, r in where:
-            jobs = self._node_jobs[i]
-            assert jobs is not None
-            del jobs[job_id]
-            if self._failed[i]:
-                continue  # its capacity is already gone; the node comes back empty on repair
-            old = self._free[i]
+            old = free[i]
+            # leave the old class (swap with the top of its stack, pop)...
+            stack = buckets[old]
+            last = stack.pop()
+            if last != i:
+                p = pos[i]
+                stack[p] = last
+                pos[last] = p
+            elif not stack:
+                del buckets[old]
+            # ...and join the new one
             new = (old[0] + r * sc, old[1] + r * sm, old[2] + r * sg)
-            self._bucket_remove(i, old)
-            self._free[i] = new
-            self._bucket_add(i, new)
-            ft = self._free_totals
-            ft[0] += r * sc
-            ft[1] += r * sm
-            ft[2] += r * sg
+            free[i] = new
+            target = buckets.get(new)
+            if target is None:
+                target = buckets[new] = []
+            pos[i] = len(target)
+            target.append(i)
+        ft = self._free_totals
+        ft[0] += size * sc
+        ft[1] += size * sm
+        ft[2] += size * sg
         return True
 
     def fail_node(self, name: str) -> list[JobId]:
@@ -373,7 +411,13 @@ class Cluster:
         i = self._node(name)
         if self._failed[i]:
             return []
-        killed = list(self._node_jobs[i] or ())
+        # Which jobs hold it? Scan the placements (failures are rare; keeping a job table per node
+        # would cost every placement of every replica). An empty node holds none: no scan.
+        killed = (
+            []
+            if self._free[i] == self._cap[i]
+            else [job_id for job_id, (_, _, where) in self._jobs.items() if any(n == i for n, _ in where)]
+        )
         for job_id in killed:
             self.release(job_id)
         # Now the node is empty: its free vector is its capacity.
@@ -406,7 +450,7 @@ class Cluster:
             assert sum(r for _, r in where) == size, f"job {job_id!r}: replicas do not add up to its size"
             for i, r in where:
                 assert not self._failed[i], f"job {job_id!r} holds failed node {self._names[i]}"
-                assert (self._node_jobs[i] or {}).get(job_id) == r
+                assert r >= 1, f"job {job_id!r} lists node {self._names[i]} with no replica"
                 used[i][0] += r * s.cores
                 used[i][1] += r * s.memory_gb
                 used[i][2] += r * s.gpus
@@ -415,8 +459,7 @@ class Cluster:
         seen = 0
         for i, cap in enumerate(self._cap):
             if self._failed[i]:
-                assert not self._node_jobs[i], f"failed node {self._names[i]} still holds jobs"
-                continue
+                continue  # (no placement holds it: asserted above)
             free = tuple(cap[d] - used[i][d] for d in range(3))
             assert all(0 <= free[d] <= cap[d] for d in range(3)), f"node {self._names[i]} over capacity"
             assert self._free[i] == free, f"node {self._names[i]}: free {self._free[i]} != {free}"
