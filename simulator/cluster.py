@@ -26,8 +26,9 @@ Nodes are grouped into **capacity classes**: all nodes whose *free* capacity vec
 be placed?" is answered by looking at each bucket once (how many replicas fit on one of its nodes,
 times how many nodes it holds), not at each node. A cluster of 100,000 identical single-core nodes has
 just two buckets, "one core free" and "full", whatever its load. Placing a job touches only the nodes
-that receive replicas (a placement has to name them anyway, so that a node failure knows whom it
-kills); releasing touches the same nodes.
+that receive replicas (a placement names them, so that releasing touches the same nodes and nothing
+else). A node failure, rare next to placements, finds its victims by scanning the placements rather
+than every placement paying for a per-node job table.
 
 Placement heuristics
 --------------------
