@@ -38,6 +38,7 @@ from spec.trace.format import (
     Response,
 )
 from spec.trace.reader import TraceReader, TraceSource, read_trace
+from spec.trace.record import TraceRecorder
 from spec.trace.writer import TraceTarget, TraceWriter
 from spec.wire.schema import register_schema
 
@@ -58,6 +59,7 @@ __all__ = [
     "Response",
     "TraceFormatError",
     "TraceReader",
+    "TraceRecorder",
     "TraceSource",
     "TraceTarget",
     "TraceWriter",
