@@ -102,9 +102,11 @@ class NodeFail(NamedTuple):
 
 
 class Tick(NamedTuple):
-    """One quantum of running time passes for a running job (untimed drivers)."""
+    """Running time passes for a running job: one quantum (``world.tick_ms``) in the untimed drivers,
+    or ``ms`` milliseconds when a timed driver (the simulator) credits the time that really passed."""
 
     job: int
+    ms: int | None = None
 
 
 class AllocationElapsed(NamedTuple):

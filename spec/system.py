@@ -653,9 +653,8 @@ class ProtocolModel:
 
     def _tick(self, s: SystemState, a: A.Tick, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        return Transition(
-            self._put_pjob(s, pid, replace(pj, ran_ms=pj.ran_ms + self.world.tick_ms)), (), (a.job,)
-        )
+        ms = self.world.tick_ms if a.ms is None else a.ms
+        return Transition(self._put_pjob(s, pid, replace(pj, ran_ms=pj.ran_ms + ms)), (), (a.job,))
 
     def _allocation_elapsed(self, s: SystemState, a: A.AllocationElapsed, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
