@@ -1,0 +1,272 @@
+"""The simulator's protocol state: live, mutable, per job; stepped through small projections.
+
+The specification's :class:`~spec.state.SystemState` is immutable, and a step copies the dicts it
+changes (``jobs``, ``providers``...). A driver that kept *one* global state for a million jobs would
+copy tables of thousands of live jobs at every step. The simulator instead keeps its tables mutable
+and per job (:class:`LiveJob`: Core's job, the provider's job, the calls in flight, the usage scope),
+and for each step builds a **projection**: a small ``SystemState`` holding only what that step can
+read. It steps the projection with the spec's own ``ProtocolModel.step``, checks the properties on
+that transition, and writes the changed parts back (:meth:`Tables.apply`).
+
+What a step on job ``j`` can read (every handler of :mod:`spec.system` was read for this), and so
+what :meth:`Tables.project` puts in:
+
+* ``jobs``: ``j``'s Core job; the Core jobs that reference one of the *exclusive* resources of ``j``'s
+  request (the ``exclusive-binding`` property looks at every live holder of such a resource); the
+  jobs ``j``'s request names as peers (Core's validation reads their state);
+* ``bindings`` and ``reserved``: the entries of the resources ``j``'s request references (a job is
+  only ever bound to, and only ever reserves, resources its request names);
+* ``providers``: every provider with its ``up`` flag and restart count, and ``j``'s provider job
+  under its provider (steps look a job up in every provider's table; only its own holds it);
+* ``flight``: ``j``'s calls in flight (a call belongs to the job it is about; ``Deliver`` finds it
+  by uid); ``usage``: ``j``'s scope; ``locked``, ``next_id`` and the budgets: the engine's own.
+
+Steps that are not about one job get their own projections: ``Crash``, ``Restart`` and
+``LockWallet`` read nothing of any job; ``CoreRestart`` reads the unconfirmed jobs and every
+reservation (:meth:`Tables.project_core_restart`).
+
+That the projection is exact is not taken on trust: ``tests/simulator/test_engine_projection.py``
+drives a full global state with the same actions and compares every job's Core and provider state,
+the calls and the verdicts of the properties after every step.
+
+Budgets: the untimed drivers bound nondeterminism with :class:`~spec.state.Budgets`; the simulator
+bounds it with time, so its budgets are practically unlimited (:data:`UNBOUNDED`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from spec.state import Budgets, CoreJob, Msg, Provider, ProviderJob, SystemState
+
+if TYPE_CHECKING:
+    from simulator.workload import Arrival
+    from spec.system import Transition
+    from spec.world import Template
+
+__all__ = ["UNBOUNDED", "LiveJob", "Tables"]
+
+_BIG = 1 << 62
+UNBOUNDED = Budgets(
+    submissions=_BIG, duplicates=_BIG, losses=_BIG, crashes=_BIG, core_restarts=_BIG, locks=_BIG
+)
+"""Budgets a simulation never runs out of: time, not a budget, bounds what happens."""
+
+_EMPTY: dict[Any, Any] = {}  # shared by projections that have nothing of a kind; the spec never mutates
+
+
+@dataclass(slots=True, eq=False)
+class LiveJob:
+    """Everything the simulator knows about one job while it is live (see the module docstring).
+
+    Protocol state (read and written only through projections): ``core`` (Core's job, ``None``
+    before it exists or once Core deleted it), ``pj`` (the provider's job), ``flight`` (its calls
+    in flight), ``usage`` (the absolute usage Core holds for its scope).
+
+    Ground truth and engine bookkeeping (the simulator's, never the spec's): when it was submitted,
+    placed, started and ended (ms, -1 while unknown), since when its running time is not yet
+    credited to the spec (``run_since``), the version of its end timer, and its recent steps
+    (``history``) for violation reports.
+    """
+
+    id: int
+    arrival: Arrival
+    template: Template
+    submit_ms: int
+    core: CoreJob | None = None
+    pj: ProviderJob | None = None
+    flight: tuple[Msg, ...] = ()
+    usage: int | None = None
+    accepted: bool = False  # Core confirmed it at some point: it gets a row in jobs.csv
+    placed: bool = False  # holds capacity on its provider's cluster
+    place_ms: int = -1
+    start_ms: int = -1
+    end_ms: int = -1
+    run_since: int = -1  # RUNNING since (ms) and not yet credited with a Tick; -1 when not running
+    timer: int = 0  # version of the end timer: a stale timer finds a different number and does nothing
+    overdue: bool = False  # its allocation ran out while its provider was down
+    ignore_alloc: bool = False  # its provider let it run past the allocation (a mutant)
+    cancel_pending: bool = False  # the user wants to cancel it as soon as Core confirms it
+    create_deadline: int = 0  # when Core stops waiting for the provider's answer to the create
+    history: deque[tuple[int, Any, tuple[Any, ...]]] = field(default_factory=lambda: deque(maxlen=20))
+
+
+class Tables:
+    """The live protocol state of a simulation, and the projections a step is taken on."""
+
+    def __init__(self, providers: tuple[str, ...]) -> None:
+        self.jobs: dict[int, LiveJob] = {}
+        self.bindings: dict[str, tuple[int, ...]] = {}
+        self.reserved: dict[str, int] = {}
+        # exclusive resource -> the live jobs Core holds that reference it (see exclusive-binding)
+        self.users_of: dict[str, dict[int, LiveJob]] = {}
+        self.up: dict[str, bool] = dict.fromkeys(providers, True)
+        self.restarts: dict[str, int] = dict.fromkeys(providers, 0)
+        self.locked: frozenset[str] = frozenset()
+        self.next_id = 1
+        self.budgets = UNBOUNDED
+        self._bare: dict[str, Provider] = {}
+        self._refresh_providers()
+
+    # -- providers ------------------------------------------------------------------------------
+    def _refresh_providers(self) -> None:
+        """Rebuild the job-less Provider records that every projection shares."""
+        self._bare = {p: Provider(p, self.up[p], self.restarts[p], _EMPTY) for p in self.up}
+
+    def _providers_with(self, job: LiveJob) -> dict[str, Provider]:
+        pj = job.pj
+        if pj is None:
+            return self._bare
+        pid = job.template.provider
+        providers = dict(self._bare)
+        providers[pid] = Provider(pid, self.up[pid], self.restarts[pid], {job.id: pj})
+        return providers
+
+    # -- live jobs ------------------------------------------------------------------------------
+    def add(self, job: LiveJob) -> None:
+        self.jobs[job.id] = job
+
+    def remove(self, job: LiveJob) -> None:
+        del self.jobs[job.id]
+        self._forget_user(job)
+
+    def _note_user(self, job: LiveJob) -> None:
+        for r in job.template.exclusive:
+            users = self.users_of.get(r)
+            if users is None:
+                users = self.users_of[r] = {}
+            users[job.id] = job
+
+    def _forget_user(self, job: LiveJob) -> None:
+        for r in job.template.exclusive:
+            users = self.users_of.get(r)
+            if users is not None:
+                users.pop(job.id, None)
+
+    def holds_resources(self, job: LiveJob) -> bool:
+        """Whether a resource is still bound to or reserved for the job."""
+        t = job.template
+        jid = job.id
+        for r in t.exclusive:
+            if jid in self.bindings.get(r, ()) or self.reserved.get(r) == jid:
+                return True
+        return any(jid in self.bindings.get(r, ()) for r in t.shared)
+
+    # -- projections ----------------------------------------------------------------------------
+    def project(self, job: LiveJob) -> SystemState:
+        """The projection for a step about ``job`` (see the module docstring)."""
+        return self._project(job.template, job)
+
+    def project_submit(self, template: Template) -> SystemState:
+        """The projection for ``Submit(template)``: no job yet, its resources and peers."""
+        return self._project(template, None)
+
+    def _project(self, t: Template, job: LiveJob | None) -> SystemState:
+        jobs: dict[int, CoreJob] = _EMPTY
+        if job is not None and job.core is not None:
+            jobs = {job.id: job.core}
+        bindings: dict[str, tuple[int, ...]] = _EMPTY
+        reserved: dict[str, int] = _EMPTY
+        if t.exclusive or t.shared or t.peers:
+            jobs = dict(jobs)
+            bindings, reserved = {}, {}
+            for r in t.exclusive:
+                if r in self.bindings:
+                    bindings[r] = self.bindings[r]
+                if r in self.reserved:
+                    reserved[r] = self.reserved[r]
+                for other in self.users_of.get(r, _EMPTY).values():
+                    if other.core is not None:
+                        jobs.setdefault(other.id, other.core)
+            for r in t.shared:
+                if r in self.bindings:
+                    bindings[r] = self.bindings[r]
+            for peer in t.peers:
+                other = self.jobs.get(int(peer)) if peer.isdigit() else None
+                if other is not None and other.core is not None:
+                    jobs.setdefault(other.id, other.core)
+        if job is None:
+            return SystemState(
+                jobs, bindings, reserved, self._bare, (), _EMPTY, self.locked, self.next_id, self.budgets
+            )
+        usage = _EMPTY if job.usage is None else {(job.template.owner, f"job-{job.id}"): job.usage}
+        return SystemState(
+            jobs,
+            bindings,
+            reserved,
+            self._providers_with(job),
+            job.flight,
+            usage,
+            self.locked,
+            self.next_id,
+            self.budgets,
+        )
+
+    def project_global(self) -> SystemState:
+        """A projection with no job in it: for ``Crash``, ``Restart``, ``LockWallet``."""
+        return SystemState(
+            _EMPTY, _EMPTY, _EMPTY, self._bare, (), _EMPTY, self.locked, self.next_id, self.budgets
+        )
+
+    def project_core_restart(self) -> tuple[SystemState, list[LiveJob]]:
+        """The projection for ``CoreRestart``: every unconfirmed job and every reservation and binding."""
+        lost = [j for j in self.jobs.values() if j.core is not None and not j.core.confirmed]
+        state = SystemState(
+            {j.id: j.core for j in lost},  # type: ignore[misc]
+            dict(self.bindings),
+            dict(self.reserved),
+            self._bare,
+            tuple(m for j in lost for m in j.flight),
+            _EMPTY,
+            self.locked,
+            self.next_id,
+            self.budgets,
+        )
+        return state, lost
+
+    # -- writing back ---------------------------------------------------------------------------
+    def apply(self, job: LiveJob | None, old: SystemState, t: Transition) -> None:
+        """Write what the step changed in its projection back into the live tables."""
+        s = t.state
+        if s is old:
+            return
+        if s.jobs is not old.jobs:
+            for jid, core in s.jobs.items():
+                if old.jobs.get(jid) is not core:
+                    live = self.jobs[jid]
+                    if live.core is None:
+                        self._note_user(live)
+                    live.core = core
+            for jid in old.jobs:
+                if jid not in s.jobs:
+                    live = self.jobs[jid]
+                    live.core = None
+                    self._forget_user(live)
+        if s.bindings is not old.bindings:
+            for r in old.bindings.keys() | s.bindings.keys():
+                bound = s.bindings.get(r)
+                if bound:
+                    self.bindings[r] = bound
+                else:
+                    self.bindings.pop(r, None)
+        if s.reserved is not old.reserved:
+            for r in old.reserved.keys() - s.reserved.keys():
+                self.reserved.pop(r, None)
+            self.reserved.update(s.reserved)
+        if s.providers is not old.providers:
+            if job is not None:
+                job.pj = s.providers[job.template.provider].jobs.get(job.id)
+            for pid, p in s.providers.items():
+                if p.up != self.up[pid] or p.restarts != self.restarts[pid]:
+                    self.up[pid] = p.up
+                    self.restarts[pid] = p.restarts
+                    self._refresh_providers()
+        if s.flight is not old.flight and job is not None:
+            job.flight = s.flight
+        if s.usage is not old.usage and job is not None:
+            job.usage = s.usage.get((job.template.owner, f"job-{job.id}"))
+        self.locked = s.locked
+        self.next_id = s.next_id
+        self.budgets = s.budgets
