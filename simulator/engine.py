@@ -84,6 +84,7 @@ from spec.state import (
     ENDED,
     FINAL,
     QUEUED,
+    UPDATE,
     USAGE,
     Msg,
 )
@@ -393,6 +394,7 @@ class Engine:
         if a.expect is not None:
             self.expect_mismatches += 1
         job = LiveJob(old.next_id, a, t, submit_ms)
+        job.history.append((self.env.now, A.Submit(a.template), tr.calls))
         self.tables.add(job)
         self.tables.apply(job, old, tr)
         for m in job.flight:
@@ -500,6 +502,8 @@ class Engine:
         if m is None:
             return
         kind = m.kind
+        if kind == UPDATE:
+            self._credit(job)  # so that the update's facts carry the true running time
         had_pj = job.pj is not None
         old_usage = job.usage
         t = self._do(job, A.Deliver(uid))

@@ -187,6 +187,8 @@ class Tables:
                 other = self.jobs.get(int(peer)) if peer.isdigit() else None
                 if other is not None and other.core is not None:
                     jobs.setdefault(other.id, other.core)
+            if len(jobs) > 1:  # in id order, as in a global state, so that reasons list them alike
+                jobs = dict(sorted(jobs.items()))
         if job is None:
             return SystemState(
                 jobs, bindings, reserved, self._bare, (), _EMPTY, self.locked, self.next_id, self.budgets
