@@ -62,7 +62,8 @@ def write_plots(
         ylabel="jobs",
         title=f"Wait-time distribution ({len(values):,} jobs)",
     )
-    ax.set_yscale("log") if values and max(values) > 0 else None
+    if values and max(values) > 0:
+        ax.set_yscale("log")  # a few very long waits would otherwise hide the shape of the rest
     fig.tight_layout()
     written.append(_save(fig, out / "waits.png"))
     plt.close("all")

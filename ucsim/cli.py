@@ -110,3 +110,7 @@ main.add_command(_swf)
 from ucsim.cmd_scenario import validate as _validate  # noqa: E402
 
 main.add_command(_validate)
+
+from ucsim.cmd_run import run as _run  # noqa: E402
+
+main.add_command(_run)
