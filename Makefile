@@ -20,9 +20,10 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP) $@
 
-## make run: set up, then run the default demonstration and print its summary
+## make run: set up, run the demonstration, then simulate the default scenario (outputs in out/)
 run: $(STAMP)
 	$(BIN)/ucsim demo
+	$(BIN)/ucsim run --out out/
 
 ## make test: set up with dev dependencies, then run the whole test suite (CI profile)
 test: $(DEVSTAMP)
