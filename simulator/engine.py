@@ -441,7 +441,7 @@ class Engine:
         self.tables.apply(None, old, t)
         for job in lost:
             if job.core is None:
-                self.metrics.refuse(0, "lost in a Core restart (never confirmed)")
+                self.metrics.refuse(None, "lost in a Core restart before it was confirmed")
                 self._maybe_leave(job)
         self.core_down = True
         self._at(round(ev.duration_s * 1000), P_FAULT, self._core_up)

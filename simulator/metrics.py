@@ -231,8 +231,10 @@ class RunMetrics:
         if self.first_submit_ms is None:
             self.first_submit_ms = time_ms
 
-    def refuse(self, status: int, why: str | None) -> None:
-        self.refused[f"{status} {why}" if why else str(status)] += 1
+    def refuse(self, status: int | None, why: str | None) -> None:
+        """A request that did not become a job: Core's status and reason (``None``: no answer)."""
+        answer = "" if status is None else f"{status} "
+        self.refused[f"{answer}{why}" if why else answer.strip() or "no answer"] += 1
 
     def job_done(self, state: str, submit_ms: int, start_ms: int, end_ms: int) -> None:
         """A job Core accepted leaves the simulation (or the run ends with it still live)."""

@@ -228,6 +228,14 @@ def test_mutants_with_their_hint(mutant: str, caught_by: str) -> None:
     assert engine.violations_by_property.get(caught_by, 0) > 0, engine.violations_by_property
 
 
+def test_a_run_without_drain_stops_at_until_and_judges_no_liveness() -> None:
+    engine = Engine(stress_scenario(jobs=10_000, seed=2, run={"until_s": 1500, "drain": False}))
+    result = engine.run()
+    assert result.stopped == "until" and engine.now <= 1_500_000
+    assert result.metrics["jobs_live_at_end"] > 0  # their rows show where they were
+    assert all(v["kind"] != "liveness" for v in result.violations)
+
+
 # ---------------------------------------------------------------------------------------- outputs
 _TIME = re.compile(r"^(0|[1-9]\d*)(\.\d{0,2}[1-9])?$")  # integers when whole, at most 3 decimals
 
