@@ -114,3 +114,7 @@ main.add_command(_validate)
 from ucsim.cmd_run import run as _run  # noqa: E402
 
 main.add_command(_run)
+
+from ucsim.cmd_explore import explore as _explore  # noqa: E402
+
+main.add_command(_explore)
