@@ -53,9 +53,14 @@ __all__ = [
     "ExploreResult",
     "ExploreSettings",
     "Explorer",
+    "actor_of",
     "canonical_key",
+    "describe_calls",
+    "describe_state",
     "explore",
     "explore_model",
+    "fair_lasso",
+    "iter_story",
     "relabel_action",
 ]
 
@@ -767,7 +772,7 @@ def actor_of(model: ProtocolModel, s: SystemState, action: A.Action) -> str:
         return f"user:{model.world.templates[job.template].user}" if job is not None else "user"
     if isinstance(action, A.Deliver | A.Duplicate | A.Lose):
         return "network"
-    if isinstance(action, _WORKLOAD_ACTIONS | _PROVIDER_ACTIONS):
+    if isinstance(action, _WORKLOAD_ACTIONS + _PROVIDER_ACTIONS):
         pid = next((p.id for p in s.providers.values() if action.job in p.jobs), "?")  # type: ignore[union-attr]
         return f"workload@{pid}" if isinstance(action, _WORKLOAD_ACTIONS) else f"provider:{pid}"
     if isinstance(action, A.Impersonate | A.Crash | A.Restart):

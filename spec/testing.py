@@ -18,13 +18,14 @@ shrank, and the violated property with its meaning and UCloud source.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from spec import actions as A
-from spec.properties import Violation, check_step, pending_obligations
+from spec.properties import Property, Violation, check_step, pending_obligations
 from spec.rules import DEFAULT, Config
 from spec.state import Budgets, SystemState
 from spec.system import ProtocolModel, Transition
@@ -33,6 +34,51 @@ from spec.world import World
 
 class PropertyViolated(AssertionError):
     """A property failed on a schedule; the message tells the story."""
+
+
+CREATED = "(created)"
+DELETED = "(deleted)"
+
+
+class Coverage:
+    """What a test run exercised: each action kind, and each change of a job's state in Core.
+
+    ``transitions`` counts ``(from, to)`` pairs of Core job states, with :data:`CREATED` and
+    :data:`DELETED` for a job that appears or disappears. :meth:`missing` lists what was never
+    exercised among the action kinds and the transitions Core may make.
+    """
+
+    def __init__(self) -> None:
+        self.actions: Counter[str] = Counter()
+        self.transitions: Counter[tuple[str, str]] = Counter()
+        self.steps = 0
+
+    def record(self, old: SystemState, action: A.Action, t: Transition) -> None:
+        self.steps += 1
+        self.actions[type(action).__name__] += 1
+        for jid in t.touched:
+            before, after = old.jobs.get(jid), t.state.jobs.get(jid)
+            a = before.state if before is not None else CREATED
+            b = after.state if after is not None else DELETED
+            if a != b:
+                self.transitions[(a, b)] += 1
+
+    def missing(
+        self, possible_actions: Iterable[str], possible_transitions: Iterable[tuple[str, str]]
+    ) -> dict[str, list]:
+        """What was never exercised: ``{"actions": [...], "transitions": [...]}``."""
+        return {
+            "actions": sorted(a for a in possible_actions if not self.actions[a]),
+            "transitions": sorted(t for t in possible_transitions if not self.transitions[t]),
+        }
+
+    def report(self) -> str:
+        """A readable table of the counts."""
+        lines = [f"{self.steps} steps", "actions:"]
+        lines += [f"  {n:<20} {c:>8}" for n, c in sorted(self.actions.items())]
+        lines.append("Core state changes:")
+        lines += [f"  {a:>10} -> {b:<10} {c:>8}" for (a, b), c in sorted(self.transitions.items())]
+        return "\n".join(lines)
 
 
 StepHook = Callable[[SystemState, A.Action, Transition], None]
@@ -75,10 +121,20 @@ def _explain(violations: list[Violation], schedule: list[A.Action], where: str) 
 
 
 def protocol_machine(
-    world: World, config: Config = DEFAULT, budgets: Budgets | None = None, liveness: bool = True
+    world: World,
+    config: Config = DEFAULT,
+    budgets: Budgets | None = None,
+    liveness: bool = True,
+    properties: Iterable[Property] | None = None,
+    coverage: Coverage | None = None,
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class that explores ``world`` under ``config``. Use its ``.TestCase``."""
+    """A state machine class that explores ``world`` under ``config``. Use its ``.TestCase``.
+
+    ``properties`` restricts the checks to those properties (default: all); ``coverage`` collects
+    which actions and which Core state changes the examples exercised.
+    """
     model = ProtocolModel(world, config, budgets)
+    props = tuple(properties) if properties is not None else None
 
     class ProtocolMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -95,7 +151,9 @@ def protocol_machine(
             action = data.draw(st.sampled_from(self.enabled), label="action")
             transition = self.model.step(self.state, action)
             self.schedule.append(action)
-            violations = check_step(self.model, self.state, action, transition)
+            if coverage is not None:
+                coverage.record(self.state, action, transition)
+            violations = check_step(self.model, self.state, action, transition, props)
             self.state = transition.state
             self.enabled = list(self.model.actions(self.state))
             if violations:
@@ -108,11 +166,11 @@ def protocol_machine(
             state, tail = drain(
                 self.model,
                 self.state,
-                on_step=lambda old, a, t: seen.extend(check_step(self.model, old, a, t)),
+                on_step=lambda old, a, t: seen.extend(check_step(self.model, old, a, t, props)),
             )
             if seen:
                 raise PropertyViolated(_explain(seen, [*self.schedule, *tail], "while draining"))
-            pending = pending_obligations(self.model, state)
+            pending = [v for v in pending_obligations(self.model, state) if props is None or v.prop in props]
             if pending:
                 raise PropertyViolated(_explain(pending, [*self.schedule, *tail], "after draining"))
 
