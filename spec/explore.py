@@ -542,7 +542,7 @@ class Explorer:
             kind = p.kind if p is not None else "deadlock"
             violations.append(Counterexample(p, name, kind, jid, why, steps))
         liveness_checked = False
-        if live_props and complete and not (stop_at and violations):
+        if live_props and complete:
             liveness_checked = True
             for bit, p in enumerate(live_props):
                 cx = self._liveness(bit, p, pending_mask, fair_enabled, live_edges, depth, via, parent)
