@@ -202,3 +202,11 @@ def test_spec_benchmark_end_to_end_tiny() -> None:
         assert r.unit == "steps/s" and r.value > 0 and r.details["steps"] > 3 * bench_spec.DEPTH // 2
         # Stepping the protocol costs more than only drawing the same random numbers.
         assert r.ratio is not None and 0 < r.ratio < 1
+
+
+def test_checking_benchmark_bare_bfs_counts_the_states_of_a_tiny_model() -> None:
+    from benchmarks.bench_checking import bare_bfs
+    from spec.explore import ExploreSettings, explore, explore_model
+
+    settings = ExploreSettings(jobs=1, restart=False, duplicates=0)
+    assert bare_bfs(explore_model(settings)) == explore(settings, symmetry=False).states
