@@ -13,10 +13,12 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from simulator.scenario import Scenario, ScenarioError, load_default_scenario, load_scenario
+if TYPE_CHECKING:
+    from simulator.scenario import Scenario
 
 
 @click.command()
@@ -27,6 +29,9 @@ def validate(scenario: Path | None) -> None:
     Exit status 0 if it is valid (a summary is printed), 2 if not (the problems are printed, each
     with its file, line and field).
     """
+    # Imported here, not at the top: `ucsim` loads every command module, and the spec-only commands
+    # must not pay for (or depend on) the simulator layer.
+    from simulator.scenario import ScenarioError, load_default_scenario, load_scenario
     try:
         loaded = load_scenario(scenario) if scenario is not None else load_default_scenario()
     except ScenarioError as e:
