@@ -106,3 +106,29 @@ def test_the_hypothesis_suite_catches_the_mutant(mutant) -> None:  # type: ignor
     )
     with pytest.raises(PropertyViolated, match=f"property '{prop.name}'"):
         machine.TestCase().runTest()
+
+
+@pytest.mark.parametrize(
+    ("prop", "reduced"),
+    [
+        ("terminal-finality", ONE),  # final-to-final updates accepted (core2 job.go)
+        ("exclusive-binding", S(jobs=2, restart=False, duplicates=0)),  # check-then-bind (§6.4)
+    ],
+)
+def test_the_hypothesis_suite_rediscovers_ucloud_current(prop: str, reduced: ExploreSettings) -> None:
+    """The discrepancies of reference §9.3 that the model checker finds (test_explore.py, with their
+    shortest lengths), found by the Hypothesis machine too."""
+    machine = protocol_machine(
+        reduced.world(), resolve("ucloud-current"), reduced.budgets(), properties=[BY_NAME[prop]]
+    )
+    machine.TestCase.settings = settings(
+        max_examples=1000,
+        stateful_step_count=20,
+        phases=(Phase.explicit, Phase.generate),
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    with pytest.raises(PropertyViolated, match=f"property '{prop}'"):
+        machine.TestCase().runTest()
