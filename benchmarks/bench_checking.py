@@ -40,18 +40,10 @@ def bare_bfs(model: ProtocolModel) -> int:
 
 
 def _hypothesis_seconds(machine_cls: type, examples: int, steps: int) -> float:
-    from hypothesis import HealthCheck, settings
+    from spec.testing import run_machine
 
-    machine_cls.TestCase.settings = settings(
-        max_examples=examples,
-        stateful_step_count=steps,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
     started = time.perf_counter()
-    machine_cls.TestCase().runTest()
+    run_machine(machine_cls, examples, steps)
     return time.perf_counter() - started
 
 

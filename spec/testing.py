@@ -217,3 +217,25 @@ def random_walks(
         if until is not None and until in found:
             break
     return found
+
+
+def run_machine(
+    machine: type[RuleBasedStateMachine], examples: int, steps: int, *, shrink: bool = True
+) -> None:
+    """Run a state machine class once with bounded, derandomized settings (no deadline, no example
+    database): the settings the mutant tests, the coverage test and the benchmarks share. Raises
+    what the machine raises (:class:`PropertyViolated`). ``shrink=False`` skips shrinking: for
+    tests that only need to know *whether* something is found."""
+    from hypothesis import HealthCheck, Phase, settings
+
+    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.generate)
+    machine.TestCase.settings = settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        phases=phases,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    machine.TestCase().runTest()

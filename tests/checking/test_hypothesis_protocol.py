@@ -77,25 +77,20 @@ def test_property_is_broken_by_its_rule_or_mutant(name):
 
 # -- coverage: what the state machine exercised --------------------------------------------------
 def _coverage_run(world, budgets, coverage, examples: int, steps: int, variant: str = "documented") -> None:  # type: ignore[no-untyped-def]
-    from hypothesis import HealthCheck, settings
+    from spec.testing import run_machine
 
     machine = protocol_machine(world, resolve(variant), budgets, liveness=False, coverage=coverage)
-    machine.TestCase.settings = settings(
-        max_examples=examples,
-        stateful_step_count=steps,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    machine.TestCase().runTest()
+    run_machine(machine, examples, steps)
 
 
 # Core state changes the documented protocol allows (reference §2.5) that no provider of the model
 # ever produces, with the reason. Everything else must be exercised.
 UNREACHABLE = {
     ("SUSPENDED", "IN_QUEUE"): "the reference providers never put a suspended job back in the queue",
-    ("IN_QUEUE", "SUSPENDED"): "a provider suspends only when Core asks, and Core asks only for a RUNNING job",
+    (
+        "IN_QUEUE",
+        "SUSPENDED",
+    ): "a provider suspends only when Core asks, and Core asks only for a RUNNING job",
 }
 
 
@@ -128,7 +123,7 @@ def test_the_state_machine_exercises_every_action_and_core_transition():
     ]
     missing = cov.missing(kinds, transitions)
     print(cov.report())
-    assert missing["actions"] == []
+    assert set(missing["actions"]) <= RARE_ACTIONS, cov.report()
     assert set(missing["transitions"]) <= set(UNREACHABLE) | set(RARE), cov.report()
     assert set(UNREACHABLE) <= set(missing["transitions"])
 
@@ -136,6 +131,8 @@ def test_the_state_machine_exercises_every_action_and_core_transition():
 # Reachable, but deep or dependent on a reordering, so the CI budget of the Hypothesis run may miss
 # them; the test below shows that every schedule of a small world (the model checker's view) has them.
 RARE = {("SUSPENDED", "RUNNING"), ("SUSPENDED", "FAILURE")}
+# Actions that need a long specific prefix (a lock on a wallet with a running job; a suspended job).
+RARE_ACTIONS = {"EnforceLock", "Unsuspend"}
 
 
 def test_rare_transitions_are_reachable_and_unreachable_ones_are_not():
@@ -144,19 +141,24 @@ def test_rare_transitions_are_reachable_and_unreachable_ones_are_not():
     from spec.explore import ExploreSettings, explore_model
     from spec.testing import Coverage
 
-    model = explore_model(ExploreSettings(jobs=1, restart=False, duplicates=0, requests=("vm",)))
     cov = Coverage()
-    start = model.init_state()
-    seen = {start.key()}
-    queue = deque([start])
-    while queue:
-        s = queue.popleft()
-        for a in model.actions(s):
-            t = model.step(s, a)
-            cov.record(s, a, t)
-            k = t.state.key()
-            if k not in seen:
-                seen.add(k)
-                queue.append(t.state)
+    for settings in (
+        ExploreSettings(jobs=1, restart=False, duplicates=0, requests=("vm",)),
+        ExploreSettings(jobs=1, restart=False, duplicates=0, accounting=True),
+    ):
+        model = explore_model(settings)
+        start = model.init_state()
+        seen = {start.key()}
+        queue = deque([start])
+        while queue:
+            s = queue.popleft()
+            for a in model.actions(s):
+                t = model.step(s, a)
+                cov.record(s, a, t)
+                k = t.state.key()
+                if k not in seen:
+                    seen.add(k)
+                    queue.append(t.state)
     assert set(cov.transitions) >= RARE
+    assert {a for a, n in cov.actions.items() if n} >= RARE_ACTIONS
     assert not set(UNREACHABLE) & set(cov.transitions)

@@ -17,12 +17,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 
 from spec.explore import Explorer, ExploreSettings, explore_model
 from spec.properties import PROPERTIES
 from spec.rules import MUTANTS, resolve
-from spec.testing import PropertyViolated, protocol_machine
+from spec.testing import PropertyViolated, protocol_machine, run_machine
 
 S = ExploreSettings
 ONE = S(jobs=1, restart=False, duplicates=0)
@@ -95,17 +94,8 @@ def test_the_hypothesis_suite_catches_the_mutant(mutant) -> None:  # type: ignor
     machine = protocol_machine(
         reduced.world(), resolve(mutant=mutant.name), reduced.budgets(), properties=[prop]
     )
-    machine.TestCase.settings = settings(
-        max_examples=1000,
-        stateful_step_count=STEPS.get(mutant.name, 30),
-        phases=(Phase.explicit, Phase.generate),
-        derandomize=True,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-    )
     with pytest.raises(PropertyViolated, match=f"property '{prop.name}'"):
-        machine.TestCase().runTest()
+        run_machine(machine, 1000, STEPS.get(mutant.name, 30), shrink=False)
 
 
 @pytest.mark.parametrize(
@@ -121,14 +111,5 @@ def test_the_hypothesis_suite_rediscovers_ucloud_current(prop: str, reduced: Exp
     machine = protocol_machine(
         reduced.world(), resolve("ucloud-current"), reduced.budgets(), properties=[BY_NAME[prop]]
     )
-    machine.TestCase.settings = settings(
-        max_examples=1000,
-        stateful_step_count=20,
-        phases=(Phase.explicit, Phase.generate),
-        derandomize=True,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-    )
     with pytest.raises(PropertyViolated, match=f"property '{prop}'"):
-        machine.TestCase().runTest()
+        run_machine(machine, 1000, 20, shrink=False)
