@@ -27,7 +27,7 @@ run: $(STAMP)
 
 ## make test: set up with dev dependencies, then run the whole test suite (CI profile)
 test: $(DEVSTAMP)
-	UCSIM_HYPOTHESIS_PROFILE=$${UCSIM_HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 2 -q
+	PYTHONHASHSEED=$${PYTHONHASHSEED:-0} UCSIM_HYPOTHESIS_PROFILE=$${UCSIM_HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n 2 -q
 
 ## make test-deep: the same suite with the deep Hypothesis profile
 test-deep: $(DEVSTAMP)

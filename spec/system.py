@@ -21,7 +21,6 @@ budget; running time advances in ``world.tick_ms`` quanta up to the allocation (
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple
 
 from spec import actions as A
@@ -55,6 +54,7 @@ from spec.state import (
     ProviderJob,
     SystemState,
     call_uid,
+    replace,
 )
 from spec.world import World
 
