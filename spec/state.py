@@ -147,7 +147,7 @@ class Provider:
 # duplicated delivery of the same call keeps its uid). Uids derive from the job id and a per-job
 # counter (see `call_uid`), never from a global counter, so that two states which differ only in
 # the order of unrelated events have equal keys.
-UIDS_PER_JOB = 64
+UIDS_PER_JOB = 4096
 
 
 def call_uid(job: int, k: int) -> int:

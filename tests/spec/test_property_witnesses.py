@@ -39,6 +39,7 @@ from spec.state import (
     RUNNING,
     SUCCESS,
     SUSPENDED,
+    UIDS_PER_JOB,
     CoreJob,
     ProviderJob,
     SystemState,
@@ -390,7 +391,7 @@ def w_valid_transition() -> list[Pair]:
 def w_only_owning_provider() -> list[Pair]:
     d = running()
     d.do(A.Impersonate("slurm", 1))
-    uid = call_uid(1, 63)
+    uid = call_uid(1, UIDS_PER_JOB - 1)
     return [
         Pair(
             step_case(model(mutant="accept-foreign-provider"), d.s, A.Deliver(uid)),

@@ -13,7 +13,7 @@ from protocol_driver import UPDATE, Driver, only_call, update_msg
 
 from spec import actions as A
 from spec.rules import resolve
-from spec.state import EXPIRED, FAILURE, IN_QUEUE, RUNNING, SUCCESS, SUSPENDED, call_uid
+from spec.state import EXPIRED, FAILURE, IN_QUEUE, RUNNING, SUCCESS, SUSPENDED, UIDS_PER_JOB, call_uid
 from spec.system import Call, ProtocolModel
 from spec.world import default_world
 
@@ -253,7 +253,7 @@ def test_update_from_a_provider_that_does_not_own_the_job_is_404_and_not_applied
     d, jid = running()
     before = d.s.jobs
     d.do(A.Impersonate("slurm", jid))
-    t = d.do(A.Deliver(call_uid(jid, 63)))
+    t = d.do(A.Deliver(call_uid(jid, UIDS_PER_JOB - 1)))
     assert t.calls == (
         Call(
             "provider:slurm",
@@ -261,7 +261,7 @@ def test_update_from_a_provider_that_does_not_own_the_job_is_404_and_not_applied
             jid,
             404,
             f"not found or permission denied ({jid})",
-            (call_uid(jid, 63), FAILURE, None, False, None, ""),
+            (call_uid(jid, UIDS_PER_JOB - 1), FAILURE, None, False, None, ""),
         ),
     )
     assert d.s.jobs == before
@@ -271,7 +271,7 @@ def test_update_from_a_provider_that_does_not_own_the_job_is_404_and_not_applied
 def test_update_from_a_foreign_provider_is_applied_under_its_mutant() -> None:
     d, jid = running(mutant="accept-foreign-provider")
     d.do(A.Impersonate("slurm", jid))
-    d.do(A.Deliver(call_uid(jid, 63)))
+    d.do(A.Deliver(call_uid(jid, UIDS_PER_JOB - 1)))
     assert d.job(jid).state == FAILURE
 
 
