@@ -867,6 +867,8 @@ class Engine:
             return
         self.tables.remove(job)
         self.providers[job.template.provider].jobs.pop(job.id, None)
+        if self.recorder is not None:
+            self.recorder.forget(job.id)
         self._row(job)
 
     def _row(self, job: LiveJob) -> None:

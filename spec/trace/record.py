@@ -309,6 +309,12 @@ class TraceRecorder:
         self._lines += len(calls)
         return len(calls)
 
+    def forget(self, job_id: int) -> None:
+        """Drop what the recorder remembers about a job (its ``createdAt``). A driver that streams
+        millions of jobs calls it when a job can no longer appear in a call, so that memory follows
+        the live jobs, not the length of the trace."""
+        self._created.pop(job_id, None)
+
     def close(self) -> None:
         """Close the writer if this recorder opened it (a writer passed in is flushed, left open)."""
         if self._owned:

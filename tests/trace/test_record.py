@@ -564,3 +564,20 @@ def test_close_closes_only_what_the_recorder_opened(tmp_path: Path) -> None:
         recorder.record(*steps[2])
     with pytest.raises(TypeError, match="TraceWriter or a path"):
         TraceRecorder(world, io.BytesIO())  # type: ignore[arg-type]
+
+
+def test_forget_drops_what_the_recorder_remembers_about_a_job(tmp_path) -> None:
+    from spec import actions as A
+    from spec.system import ProtocolModel
+    from spec.trace import TraceRecorder
+    from spec.world import default_world
+
+    model = ProtocolModel(default_world(providers=1))
+    s = model.init_state()
+    with TraceRecorder(model.world, tmp_path / "t.jsonl") as recorder:
+        t = model.step(s, A.Submit(0))
+        recorder.record(t, 0)
+        assert 1 in recorder._created
+        recorder.forget(1)
+        recorder.forget(99)  # unknown ids are fine
+        assert recorder._created == {}
