@@ -14,29 +14,18 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 
 from benchmarks.harness import Record, make_record
 from spec.explore import Explorer, ExploreSettings, explore_model
 from spec.system import ProtocolModel
+from spec.testing import reachable
 
 __all__ = ["bare_bfs", "run"]
 
 
 def bare_bfs(model: ProtocolModel) -> int:
     """Every reachable state, breadth first, nothing else; returns how many."""
-    start = model.init_state()
-    seen = {start.key()}
-    queue = deque([start])
-    while queue:
-        s = queue.popleft()
-        for a in model.actions(s):
-            t = model.step(s, a).state
-            k = t.key()
-            if k not in seen:
-                seen.add(k)
-                queue.append(t)
-    return len(seen)
+    return reachable(model)
 
 
 def _hypothesis_seconds(machine_cls: type, examples: int, steps: int) -> float:

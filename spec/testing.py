@@ -239,3 +239,26 @@ def run_machine(
         suppress_health_check=list(HealthCheck),
     )
     machine.TestCase().runTest()
+
+
+def reachable(model: ProtocolModel, on_step: StepHook | None = None) -> int:
+    """Every state reachable from the initial state, breadth first, identified by
+    :meth:`SystemState.key` (no symmetry, no checks); ``on_step(old, action, transition)`` sees every
+    transition. Returns the number of distinct states. The plain reference that
+    :mod:`spec.explore` is measured and tested against."""
+    from collections import deque
+
+    start = model.init_state()
+    seen = {start.key()}
+    queue = deque([start])
+    while queue:
+        s = queue.popleft()
+        for a in model.actions(s):
+            t = model.step(s, a)
+            if on_step is not None:
+                on_step(s, a, t)
+            k = t.state.key()
+            if k not in seen:
+                seen.add(k)
+                queue.append(t.state)
+    return len(seen)

@@ -143,29 +143,15 @@ RARE_ACTIONS = {"EnforceLock", "Unsuspend"}
 
 
 def test_rare_transitions_are_reachable_and_unreachable_ones_are_not():
-    from collections import deque
-
     from spec.explore import ExploreSettings, explore_model
-    from spec.testing import Coverage
+    from spec.testing import Coverage, reachable
 
     cov = Coverage()
     for settings in (
         ExploreSettings(jobs=1, restart=False, duplicates=0, requests=("vm",)),
         ExploreSettings(jobs=1, restart=False, duplicates=0, accounting=True),
     ):
-        model = explore_model(settings)
-        start = model.init_state()
-        seen = {start.key()}
-        queue = deque([start])
-        while queue:
-            s = queue.popleft()
-            for a in model.actions(s):
-                t = model.step(s, a)
-                cov.record(s, a, t)
-                k = t.state.key()
-                if k not in seen:
-                    seen.add(k)
-                    queue.append(t.state)
+        reachable(explore_model(settings), on_step=cov.record)
     assert set(cov.transitions) >= RARE
     assert {a for a, n in cov.actions.items() if n} >= RARE_ACTIONS
     assert not set(UNREACHABLE) & set(cov.transitions)
