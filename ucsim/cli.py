@@ -118,3 +118,7 @@ main.add_command(_run)
 from ucsim.cmd_explore import explore as _explore  # noqa: E402
 
 main.add_command(_explore)
+
+from ucsim.cmd_check import check as _check  # noqa: E402
+
+main.add_command(_check)
