@@ -417,6 +417,25 @@ class TraceChecker:
             if not job.accepted:
                 self.pending[job.id] = job
             self._note(job, f"line {number}: jobs.provider.create to {line.provider} -> {status}")
+            if type(spec) is dict and job.user is not None:
+                # Core forwards a create only once the request passed its validation (§3.5).
+                self._judge_validation(number, line, job, spec, job.user)
+
+    def _judge_validation(self, number: int, line: CallLine, job: _Job, spec: Any, user: str) -> None:
+        """Core let a request through (forwarded it or accepted it): it must pass every rule."""
+        if self.catalog is None:
+            return
+        lenient, _strict, _spec = self._verdict(spec, user, job.project)
+        if lenient is not None:
+            self._violate(
+                number,
+                line,
+                job,
+                job.id,
+                _property_of(lenient),
+                f"Core let through a request it must refuse with {lenient}",
+                "reference §3.5, §8.3: Core refuses the request at the first submission rule that fails",
+            )
 
     def _create(self, number: int, line: CallLine) -> None:
         user = line.actor_id if line.actor_kind == "user" else None
@@ -456,18 +475,8 @@ class TraceChecker:
                 f"Core accepted job {jid} although provider {job.provider} refused it ({status})",
                 "core2 jobCreateThroughProvider: on a provider error the job is deleted and the error returned",
             )
-        if self.catalog is not None:
-            lenient, _strict, _spec = self._verdict(item, user, job.project)
-            if lenient is not None:
-                self._violate(
-                    number,
-                    line,
-                    job,
-                    jid,
-                    _property_of(lenient),
-                    f"Core accepted a request it must refuse with {lenient}",
-                    "reference §3.5: Core refuses the request at the first submission rule that fails",
-                )
+        if job.provider_status is None:  # not judged when Core forwarded it: judge Core's answer
+            self._judge_validation(number, line, job, item, user)
         # Exclusive resources: bound now that the provider accepted (core2 JobCreate -> jobBindResource).
         created = job.created_at if job.created_at is not None else line.time
         for key in job.exclusive:
