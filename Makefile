@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-deep bench lint schema clean
+.PHONY: run test test-deep bench lint schema clean notebooks
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -36,6 +36,14 @@ test-deep: $(DEVSTAMP)
 ## make bench: run every benchmark and rebuild benchmarks/REPORT.md from their records
 bench: $(DEVSTAMP)
 	$(BIN)/python -m benchmarks.run
+
+## make notebooks: install the notebooks extra, then open JupyterLab on notebooks/
+notebooks: $(VENV)/.installed-notebooks
+	$(BIN)/jupyter lab notebooks/
+
+$(VENV)/.installed-notebooks: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks]'
+	@touch $(STAMP) $(DEVSTAMP) $@
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check .
