@@ -75,7 +75,8 @@ def kernel_specs(tmp_path_factory: pytest.TempPathFactory) -> KernelSpecManager:
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "ucsim (test interpreter)",
         "language": "python",
-        "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"},
+        # the repository first on the path, as pytest has it (the venv also has it installed editable)
+        "env": {"PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"},
     }
     (d / "kernel.json").write_text(json.dumps(spec))
     ksm = KernelSpecManager(kernel_dirs=[str(d.parent)], ensure_native_kernel=False)
