@@ -107,7 +107,8 @@ def test_notebook_runs_with_ci_parameters(path: Path, kernel_specs: KernelSpecMa
     try:
         client.execute()
     except CellExecutionError as e:
-        pytest.fail(f"{path.name} failed:\n{e}", pytrace=False)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # the kernel's coloured traceback, in plain text
+        pytest.fail(f"{path.name} failed:\n{plain}", pytrace=False)
     took = time.perf_counter() - started
     print(f"{path.name}: {took:.1f} s")
     assert took < BUDGET_S, f"{path.name} took {took:.0f} s with its CI parameters (budget {BUDGET_S} s)"
