@@ -123,8 +123,10 @@ class _Job:
         "facts_ran",
         "facts_time",
         "final",
+        "final_line",
         "final_ran",
         "final_time",
+        "given_time",
         "history",
         "id",
         "keys",
@@ -168,6 +170,8 @@ class _Job:
         self.final_time = 0  # when the provider's first final state arrived ...
         self.final_ran: int | None = None  # ... and facts.runningMs then
         self.terminated = False  # Core forwarded a terminate to the provider
+        self.given_time = 0  # when the provider accepted the create
+        self.final_line = 0  # the line of the provider's first final state
 
     def observed_running(self, now: int) -> int:
         """RUNNING time Core observed up to ``now``."""
@@ -198,6 +202,8 @@ class TraceChecker:
         self.tolerance_ms = tolerance_ms
         self.catalog = _catalog_of(catalog) if catalog is not None else None
         self.jobs: dict[str, _Job] = {}
+        self.ended: dict[str, tuple[Any, ...]] = {}  # settled jobs, compacted (see _settle)
+        self._settling: list[_Job] = []  # jobs touched by the current line, to settle after it
         self.pending: dict[str, _Job] = {}  # given to a provider, Core's answer to the user not seen yet
         self.bound: dict[str, str] = {}  # exclusive resource key -> job id holding it
         self.violations: list[TraceViolation] = []
@@ -224,6 +230,11 @@ class TraceChecker:
             handler(number, line)
         else:
             self._other(number, line)
+        if self._settling:
+            for job in self._settling:
+                if job.settled() and self.jobs.get(job.id) is job:
+                    self._settle(job)
+            self._settling.clear()
 
     def feed_all(self, lines: Iterable[tuple[int, CallLine]]) -> None:
         for number, line in lines:
@@ -232,6 +243,8 @@ class TraceChecker:
     def finish(self, error: ReadError | None = None) -> CheckReport:
         """The report on everything fed so far (``error``: where reading stopped, if it did)."""
         jobs: dict[str, JobVerdict] = {}
+        for jid, ended in self.ended.items():
+            jobs[jid] = JobVerdict("violates" if ended[1] else "conforms", ended[0])
         for jid, job in self.jobs.items():
             if not job.accepted and job.core_state is not None and job.provider_status is None:
                 continue  # never reached a provider nor an answer: nothing to judge yet
@@ -280,9 +293,31 @@ class TraceChecker:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _job(self, jid: str) -> _Job:
+        """The record of job ``jid``, made (or revived from :attr:`ended`) if need be."""
         job = self.jobs.get(jid)
         if job is None:
-            job = self.jobs[jid] = _Job(jid)
+            job = self._lookup(jid) or _Job(jid)
+            self.jobs[jid] = job
+        return job
+
+    def _lookup(self, jid: str) -> _Job | None:
+        """The record of job ``jid`` if the checker knows the job (a settled job is revived)."""
+        job = self.jobs.get(jid)
+        if job is not None:
+            return job
+        ended = self.ended.pop(jid, None)
+        if ended is None:
+            return None
+        job = self.jobs[jid] = _Job(jid)
+        (job.core_state, job.violated, job.provider, job.provider_status, job.final, job.final_time,
+         job.final_ran, job.keys, job.terminated, job.rate, job.final_line) = ended  # fmt: skip
+        job.facts_ran, job.facts_time = job.final_ran, job.final_time
+        job.accepted = True
+        job.history.append(
+            f"(history dropped once the job was over; its final state {job.final} arrived at line {job.final_line})"
+            if job.final is not None
+            else "(history dropped once the job was over)"
+        )
         return job
 
     def _note(self, job: _Job, entry: str) -> None:
@@ -332,16 +367,27 @@ class TraceChecker:
             for key in job.exclusive:
                 if bound.get(key) == job.id:
                     del bound[key]
-        if job.settled():
-            self._settle(job)
+        self._settling.append(job)
 
     def _settle(self, job: _Job) -> None:
-        """Drop what a finished job no longer needs (memory grows with the live jobs only)."""
-        if len(job.history) > _SETTLED_KEEP:
-            del job.history[:-_SETTLED_KEEP]
-        if isinstance(job.keys, set):
-            job.keys = tuple(job.keys)
-        job.spec = None
+        """Keep of a finished job only what judging a late update needs, as one tuple in :attr:`ended`
+        (so memory grows with the live jobs; a settled job costs a few dozen bytes)."""
+        del self.jobs[job.id]
+        self.pending.pop(job.id, None)
+        keys = job.keys
+        self.ended[job.id] = (
+            job.core_state,
+            job.violated,
+            job.provider,
+            job.provider_status,
+            job.final,
+            job.final_time,
+            job.final_ran,
+            tuple(keys) if isinstance(keys, set) else keys,
+            job.terminated,
+            job.rate,
+            job.final_line,
+        )
 
     # -- Core's validation -------------------------------------------------------------------------
 
@@ -400,6 +446,7 @@ class TraceChecker:
             job = self._job(item["id"])
             job.provider = line.provider
             job.provider_status = status
+            job.given_time = line.time
             owner = item.get("owner")
             if type(owner) is dict:
                 job.user = owner.get("createdBy")
@@ -481,7 +528,7 @@ class TraceChecker:
         created = job.created_at if job.created_at is not None else line.time
         for key in job.exclusive:
             holder_id = self.bound.get(key)
-            holder = self.jobs.get(holder_id) if holder_id is not None else None
+            holder = self.jobs.get(holder_id) if holder_id is not None else None  # settled: not live
             if holder is not None and holder_id != jid and holder.core_state not in FINAL:
                 race = self.cfg.check_then_bind and holder.bound_at >= created
                 if not race:
@@ -564,7 +611,7 @@ class TraceChecker:
             if type(jid) is not str or type(update) is not dict:
                 continue
             state = update.get("state")
-            job = self.jobs.get(jid)
+            job = self._lookup(jid)
             f = facts.get(jid) if facts is not None else None
             if job is None:
                 job = self._job(jid)
@@ -683,6 +730,7 @@ class TraceChecker:
                 elif state in FINAL:
                     job.final = state
                     job.final_time = now
+                    job.final_line = number
                     job.final_ran = f.running_ms if f is not None else None
                     self._judge_final(number, line, job, jid, state, f, now)
                 if not retry or job.final is None:
@@ -697,8 +745,8 @@ class TraceChecker:
             if not ok:
                 if status == 404 and job.core_state is not None:
                     self._set_core_state(job, None, now)  # Core no longer has the job (lost in a restart)
-                elif job.settled():
-                    self._settle(job)
+                else:
+                    self._settling.append(job)
                 continue
             before = job.core_state
             core_after = f.core_state.value if f is not None and f.core_state is not None else None
@@ -731,8 +779,7 @@ class TraceChecker:
                 if before in FINAL and state is not None and state != before:
                     self._no_core_state += 1
                 self._set_core_state(job, _apply(before, update, state, cfg), now)
-            if job.settled():
-                self._settle(job)
+            self._settling.append(job)
 
     def _resurrected(self, job: _Job, f: Any, now: int) -> bool:
         """Whether a non-final update after the final one is the provider's doing, not the network's.
@@ -812,16 +859,20 @@ class TraceChecker:
             usage = item.get("usage")
             if type(scope) is not str or not scope.startswith("job-") or type(usage) is not int:
                 continue
-            job = self.jobs.get(scope[4:])
+            job = self._lookup(scope[4:])
             if job is None or job.rate is None:
                 continue
             charged = job.charged + usage if item.get("isDeltaCharge") else usage
             job.charged = charged
             unit, interval = job.rate
-            ran = job.observed_running(now)
+            # The most RUNNING time the job can have had: what the facts last said plus the time since
+            # (the provider may be running it although its RUNNING update has not reached Core yet), or
+            # without facts, the time since the provider accepted it; never less than Core observed.
             if job.facts_ran is not None:
-                extra = now - job.facts_time if job.reported == RUNNING else 0
-                ran = max(ran, job.facts_ran + extra)
+                bound = job.facts_ran + (now - job.facts_time if job.final is None else 0)
+            else:
+                bound = now - job.given_time
+            ran = max(job.observed_running(now), bound)
             due = unit * (ran + self.tolerance_ms) // interval
             if charged > due:
                 self._note(job, f"line {number}: accounting.reportUsage {charged} by {line.actor}")
@@ -831,7 +882,7 @@ class TraceChecker:
                     job,
                     job.id,
                     "charge-only-running",
-                    f"job {job.id} charged {charged}, but about {ran} ms of RUNNING time "
+                    f"job {job.id} charged {charged}, but at most {ran} ms of RUNNING time "
                     f"(+{self.tolerance_ms} ms tolerance) is worth at most {due}",
                     "reference §4.3, §7.7: only RUNNING time is charged",
                 )
@@ -850,7 +901,7 @@ class TraceChecker:
             jid = item.get("id", item.get("jobId"))
             if jid is None and type(item.get("job")) is dict:
                 jid = item["job"].get("id")
-            job = self.jobs.get(jid) if type(jid) is str else None
+            job = self._lookup(jid) if type(jid) is str else None
             if job is not None:
                 if line.call == "jobs.provider.terminate" and line.response.ok:
                     job.terminated = True
