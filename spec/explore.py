@@ -392,7 +392,8 @@ class Explorer:
     ``stop_at``: property names that end the search as soon as one of them is violated (``"*"``:
     any); ``liveness``: check the liveness properties once the search is complete; ``graph``: keep
     the whole state graph (for ``--export``; costs memory); ``visit(state)`` is called on every
-    distinct state as it is first reached.
+    distinct state as it is first reached; ``exact`` keeps whole canonical keys instead of 64-bit
+    fingerprints (default: only when the world has negative exit codes, which ``hash`` conflates).
     """
 
     def __init__(
@@ -407,6 +408,7 @@ class Explorer:
         properties: Iterable[Property] | None = None,
         progress: Callable[[int, int, int], None] | None = None,
         visit: Callable[[SystemState], None] | None = None,
+        exact: bool | None = None,
     ) -> None:
         self.model = model
         self.symmetry = symmetry and not any(t.peers for t in model.world.templates)
@@ -420,18 +422,21 @@ class Explorer:
         self.live_props = tuple(p for p in LIVENESS if props is None or p in props)
         self.progress = progress
         self.visit = visit
+        # Python hashes -1 and -2 alike, so fingerprints could merge states that differ only there;
+        # keep whole keys when the world has negative exit codes (or when asked).
+        self.exact = any(c < 0 for c in model.world.exit_codes) if exact is None else exact
 
     # -- keys
-    def _key(self, s: SystemState) -> tuple[int, Perm | None]:
+    def _key(self, s: SystemState) -> tuple[Any, Perm | None]:
         key, perm = canonical_key(s, self.model.reorder, self.symmetry)
-        return hash(key), perm
+        return (key if self.exact else hash(key)), perm
 
     def run(self) -> ExploreResult:
         model = self.model
         started = time.perf_counter()
         s0 = model.init_state()
         fp0, perm0 = self._key(s0)
-        index: dict[int, int] = {fp0: 0}
+        index: dict[Any, int] = {fp0: 0}
         parent: list[int] = [-1]
         via: list[A.Action | None] = [None]
         depth: list[int] = [0]
@@ -653,8 +658,13 @@ def fair_lasso(
     So a run may end in a *stuttering* state (no fair action enabled: ``loop == []``), or repeat a
     cycle forever provided that every fair label enabled in all of the cycle's states is taken on
     it. A strongly connected component ``C`` of the graph restricted to ``nodes`` holds such a cycle
-    exactly when every label enabled in all states of ``C`` is carried by an edge inside ``C`` (walk
-    all of ``C``); the loop returned takes each of those edges and returns to the entry.
+    exactly when every label enabled in all states of ``C`` is carried by an edge inside ``C``; the
+    loop returned visits every state of ``C``, takes each of those edges and returns to the entry.
+
+    ``nodes`` are the states where *an* obligation of the property is open, not one job's: a cycle on
+    which one job's obligation closes while another's opens would count. The protocol's state graph
+    has no such cycle (it is acyclic apart from self-loops: every step spends a budget, advances a
+    phase or grows a counter), so over the spec this is exact; keep it in mind for other graphs.
 
     >>> fair_lasso([1, 2], {1: frozenset({"F"}), 2: frozenset()}, [(1, 2, "F")], {1: 3, 2: 4})
     (2, [])
@@ -709,20 +719,22 @@ def _fair_loop(
         path = nx_shortest_path(sub, a, b)
         return [(x, y, edge_label[(x, y)]) for x, y in itertools.pairwise(path)]
 
+    # Visit every state of the component (so that the labels enabled all along the loop are exactly
+    # the labels enabled in all of the component), then take an edge of each required label.
     loop: list[tuple[int, int, Label]] = []
     here = entry
+    for n in sorted(comp):
+        if n != here:
+            loop += walk(here, n)
+            here = n
     for lab in sorted(required, key=repr):
         u, v, _ = next(e for e in inside if e[2] == lab)
         loop += walk(here, u)
         loop.append((u, v, lab))
         here = v
-    if here != entry or not loop:
-        if here == entry:  # no fair label needed: the shortest cycle through the entry
-            if (entry, entry) in edge_label:
-                return [(entry, entry, edge_label[(entry, entry)])]
-            nxt = next(v for v in sub.successors(entry))
-            return [(entry, nxt, edge_label[(entry, nxt)]), *walk(nxt, entry)]
-        loop += walk(here, entry)
+    loop += walk(here, entry)
+    if not loop:  # a single state whose loop needs no fair label: its self-loop
+        return [(entry, entry, edge_label[(entry, entry)])]
     return loop
 
 

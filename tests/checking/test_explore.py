@@ -216,3 +216,41 @@ def test_explore_model_uses_the_settings() -> None:
     assert m.init_state().budgets.submissions == 3
     with pytest.raises(ValueError, match="--providers"):
         explore_model(ExploreSettings(providers=0))
+
+
+def _loop_is_fair(loop, enabled) -> bool:  # type: ignore[no-untyped-def]
+    visited = {u for u, _, _ in loop}
+    everywhere = frozenset.intersection(*(enabled[n] for n in visited))
+    return everywhere <= {label for _, _, label in loop}
+
+
+def test_the_printed_loop_is_itself_fair() -> None:
+    """The loop must visit the whole component: a shortcut through part of it can leave a fair label
+    enabled all along and never taken (a case found in review)."""
+    enabled = {1: frozenset({"F"}), 2: frozenset({"F"}), 3: frozenset()}
+    edges = [(1, 2, "a"), (2, 1, "b"), (1, 3, "c"), (3, 1, "d")]
+    entry, loop = fair_lasso([1, 2, 3], enabled, edges, {1: 0, 2: 1, 3: 1})  # type: ignore[misc]
+    assert entry == 1 and loop[0][0] == 1 and loop[-1][1] == 1
+    assert _loop_is_fair(loop, enabled)
+    enabled2 = {1: frozenset({"F", "G"}), 2: frozenset({"F", "G"}), 3: frozenset({"F"})}
+    edges2 = [(1, 2, "a"), (2, 1, "F"), (1, 3, "c"), (3, 1, "G")]
+    _, loop2 = fair_lasso([1, 2, 3], enabled2, edges2, {1: 0, 2: 1, 3: 1})  # type: ignore[misc]
+    assert _loop_is_fair(loop2, enabled2)
+
+
+def test_negative_exit_codes_keep_whole_keys() -> None:
+    """hash(-1) == hash(-2) in Python: fingerprints would merge states that differ only there."""
+    world = default_world(
+        providers=1,
+        requests=["batch"],
+        sessions=False,
+        accounting=False,
+        update_guards=False,
+        extension_ms=0,
+        exit_codes=(-1, -2),
+    )
+    model = ProtocolModel(world, budgets=Budgets(submissions=1, duplicates=0, crashes=0))
+    exact = Explorer(model, symmetry=False).run()
+    assert Explorer(model, symmetry=False).exact
+    merged = Explorer(model, symmetry=False, exact=False).run()
+    assert exact.states > merged.states  # the fingerprints really do merge -1 with -2

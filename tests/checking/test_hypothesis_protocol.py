@@ -155,3 +155,15 @@ def test_rare_transitions_are_reachable_and_unreachable_ones_are_not():
     assert set(cov.transitions) >= RARE
     assert {a for a, n in cov.actions.items() if n} >= RARE_ACTIONS
     assert not set(UNREACHABLE) & set(cov.transitions)
+
+
+def test_a_failing_step_is_reported_as_itself_not_as_a_later_liveness_failure():
+    """Hypothesis runs teardown after a failing step; the drain must not replace the real failure."""
+    from spec.testing import PropertyViolated, run_machine
+
+    world = default_world(providers=1, requests=["web+link"], sessions=False, accounting=False)
+    machine = protocol_machine(world, resolve(mutant="no-terminal-guard"), Budgets(submissions=1))
+    with pytest.raises(PropertyViolated) as caught:
+        run_machine(machine, 2000, 30, shrink=False)
+    assert "no-resurrection" in str(caught.value)
+    assert "after draining" not in str(caught.value)
