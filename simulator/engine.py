@@ -241,6 +241,7 @@ class Engine:
         self.coverage = Coverage(self.world) if check else None
         self._fire_cb = self._fire
         self._work = 0
+        self._recoveries = 0
 
         self.providers: dict[str, _ProviderSim] = {}
         for i, p in enumerate(scenario.providers):
@@ -299,6 +300,21 @@ class Engine:
 
     def _background(self, delay: int, fn: Any, *args: Any) -> None:
         self.env.schedule(_Timer(self.env, self._fire_cb, fn, args, False), P_BACKGROUND, delay)
+
+    def _recovery(self, delay: int, fn: Any, *args: Any) -> None:
+        """Schedule the end of an outage (a provider restart, a node repair, Core back up). It keeps
+        the run going only while something may wait for it (live jobs, deferred calls): faults keep
+        coming for ever, so counting recoveries as work would keep an idle run from ever ending."""
+        self._recoveries += 1
+        self.env.schedule(_Timer(self.env, self._fire_cb, self._recovered, (fn, args), False), P_FAULT, delay)
+
+    def _recovered(self, fn: Any, args: tuple[Any, ...]) -> None:
+        self._recoveries -= 1
+        fn(*args)
+
+    def _busy(self) -> bool:
+        """Whether the run has anything left to do (see :meth:`_recovery`)."""
+        return self._work > 0 or (self._recoveries > 0 and bool(self.tables.jobs or self._deferred))
 
     def _fire(self, ev: _Timer) -> None:
         if ev.work:
@@ -364,6 +380,11 @@ class Engine:
                 if id(m) not in sent:
                     self._transmit(job, m)
         return t
+
+    def _enabled(self, job: LiveJob, action: A.Action) -> bool:
+        """Whether the spec enables ``action`` for ``job`` now (the simulator decides *when*; the
+        spec decides *whether*)."""
+        return self.model.enabled(self.tables.project(job), action)
 
     def _global_step(self, action: A.Action) -> Transition:
         old = self.tables.project_global()
@@ -444,7 +465,7 @@ class Engine:
                 self.metrics.refuse(None, "lost in a Core restart before it was confirmed")
                 self._maybe_leave(job)
         self.core_down = True
-        self._at(round(ev.duration_s * 1000), P_FAULT, self._core_up)
+        self._recovery(round(ev.duration_s * 1000), self._core_up)
 
     def _core_up(self) -> None:
         self.core_down = False
@@ -521,8 +542,11 @@ class Engine:
         job = self.tables.jobs.get(jid)
         if job is None or not _in_flight(job, uid):
             return
-        if any(m.uid == uid and m.kind in (UPDATE, USAGE) for m in job.flight):
-            job.unfair = True  # see _check_liveness
+        copies = [m for m in job.flight if m.uid == uid]
+        if len(copies) == 1 and copies[0].kind in (UPDATE, USAGE):
+            # The last copy of a provider's call is lost for good (a duplicate still on its way
+            # would deliver it): liveness is not judged for this job, see _check_liveness.
+            job.unfair = True
         t = self._do(job, A.Lose(uid))
         self._count_refusals(job, t)
         self._maybe_leave(job)
@@ -583,6 +607,10 @@ class Engine:
     def _provider_accepted(self, job: LiveJob) -> None:
         ps = self.providers[job.template.provider]
         ps.jobs[job.id] = job
+        self._enqueue(ps, job)
+
+    def _enqueue(self, ps: _ProviderSim, job: LiveJob) -> None:
+        """Put a job in its provider's scheduling queue."""
         sl = self._slices[job.template.index]
         if sl is None or job.template.replicas < 1:
             return  # only a mutant lets such a job through Core; no scheduler could ever place it
@@ -753,8 +781,7 @@ class Engine:
         ps = self.providers[job.template.provider]
         if self.tables.up[ps.name]:
             self._credit(job)
-            pj = job.pj
-            if self.model._usage(pj) != pj.charged:
+            if self._enabled(job, A.ReportUsage(jid)):
                 self._do(job, A.ReportUsage(jid))
         self._at(ps.usage_ms, P_MONITOR, self._usage_tick, jid)
 
@@ -788,6 +815,8 @@ class Engine:
         if self.core_down:
             self._deferred.append((self._user_extend, (jid,)))
             return
+        if not self._enabled(job, A.Extend(jid)):
+            return  # e.g. the spec's bound of one extension per job, or no timeExtension support
         alloc = job.pj.alloc_ms
         self._do(job, A.Extend(jid))
         if job.pj is not None and job.pj.alloc_ms != alloc and job.pj.phase == ACTIVE:
@@ -815,7 +844,7 @@ class Engine:
             return
         self.metrics.faults["provider-crash"] += 1
         self._global_step(A.Crash(pid))
-        self._at(round(ev.duration_s * 1000), P_FAULT, self._restart, pid)
+        self._recovery(round(ev.duration_s * 1000), self._restart, pid)
 
     def _restart(self, pid: str) -> None:
         self._global_step(A.Restart(pid))
@@ -845,8 +874,14 @@ class Engine:
         for jid in ps.cluster.fail_node(node):  # the cluster has released them everywhere
             job = self.tables.jobs[jid]  # type: ignore[index]
             self._released(ps, job)
+            if job.pj is not None and job.pj.phase == QUEUED:
+                # Placed but not started yet: nothing ran, so nothing failed (the spec enables
+                # NodeFail only for running workloads). The job goes back to the queue; its pending
+                # start finds it unplaced and does nothing.
+                self._enqueue(ps, job)
+                continue
             self._workload_step(job, A.NodeFail(job.id))
-        self._at(round(ev.duration_s * 1000), P_FAULT, self._repair, ps, node)
+        self._recovery(round(ev.duration_s * 1000), self._repair, ps, node)
 
     def _repair(self, ps: _ProviderSim, node: str) -> None:
         ps.cluster.repair_node(node)
@@ -932,7 +967,7 @@ class Engine:
         self._sample()
         n = 0
         try:
-            while self._work > 0:
+            while self._busy():
                 if env.peek() > stop_at:
                     stopped = "until"
                     break
