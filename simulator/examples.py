@@ -27,7 +27,7 @@ _SHORT = {"kind": "lognormal", "mean": 600, "sigma": 1.0, "max": 7200}
 def stress_scenario(jobs: int = 200, seed: int = 1, **overrides: Any) -> Scenario:
     """The default scenario made hostile (see the module docstring); ``overrides`` are dotted keys
     as for :meth:`Scenario.with_overrides`, applied last. Run times are short and usage reports
-    sparse, so no job makes more calls than the spec's per-job call numbering allows (62)."""
+    sparse, so the global twin of the differential test stays small."""
     changes: dict[str, Any] = {
         "seed": seed,
         "run.jobs": jobs,
