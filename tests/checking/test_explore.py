@@ -35,7 +35,11 @@ def test_documented_holds_on_a_small_world_and_liveness_is_checked() -> None:
     assert r.states > 10_000 and r.transitions > r.states and r.depth >= 20
 
 
-def _two_concurrent_batch_jobs(reorder: bool) -> ProtocolModel:
+def _two_concurrent_batch_jobs(
+    reorder: bool, exit_codes: tuple[int, ...] = (0,), jobs: int = 2
+) -> ProtocolModel:
+    """Plain batch jobs at one provider, no optional protocol parts: small, and with ``jobs=2`` the
+    jobs really run side by side (what symmetry reduction is about)."""
     world = default_world(
         providers=1,
         requests=["batch"],
@@ -43,10 +47,10 @@ def _two_concurrent_batch_jobs(reorder: bool) -> ProtocolModel:
         accounting=False,
         update_guards=False,
         extension_ms=0,
-        exit_codes=(0,),
+        exit_codes=exit_codes,
         reorder=reorder,
     )
-    return ProtocolModel(world, budgets=Budgets(submissions=2, duplicates=0, crashes=0))
+    return ProtocolModel(world, budgets=Budgets(submissions=jobs, duplicates=0, crashes=0))
 
 
 @pytest.mark.parametrize("reorder", [False, True])
@@ -240,16 +244,7 @@ def test_the_printed_loop_is_itself_fair() -> None:
 
 def test_negative_exit_codes_keep_whole_keys() -> None:
     """hash(-1) == hash(-2) in Python: fingerprints would merge states that differ only there."""
-    world = default_world(
-        providers=1,
-        requests=["batch"],
-        sessions=False,
-        accounting=False,
-        update_guards=False,
-        extension_ms=0,
-        exit_codes=(-1, -2),
-    )
-    model = ProtocolModel(world, budgets=Budgets(submissions=1, duplicates=0, crashes=0))
+    model = _two_concurrent_batch_jobs(reorder=True, exit_codes=(-1, -2), jobs=1)
     exact = Explorer(model, symmetry=False).run()
     assert Explorer(model, symmetry=False).exact
     merged = Explorer(model, symmetry=False, exact=False).run()
