@@ -326,6 +326,18 @@ class TraceChecker:
         if len(history) > 2 * _HISTORY_KEEP:
             del history[:-_HISTORY_KEEP]
 
+    def _never_given(self, number: int, line: CallLine, job: _Job, jid: str, actor: str) -> None:
+        """A provider updated a job it was never given (reference §5.4)."""
+        self._violate(
+            number,
+            line,
+            job,
+            jid,
+            "only-owning-provider",
+            f"{actor} sent an update for job {jid}, which it was never given",
+            "core2 ResourceValidateProviderBatch: only the provider that runs a job may update it",
+        )
+
     def _violate(
         self,
         number: int,
@@ -617,15 +629,7 @@ class TraceChecker:
                 job = self._job(jid)
                 job.core_state = None
                 self._note(job, f"line {number}: jobs.control.update {state} by {actor} -> {status}")
-                self._violate(
-                    number,
-                    line,
-                    job,
-                    jid,
-                    "only-owning-provider",
-                    f"{actor} sent an update for job {jid}, which it was never given",
-                    "core2 ResourceValidateProviderBatch: only the provider that runs a job may update it",
-                )
+                self._never_given(number, line, job, jid, actor)
                 continue
             self._note(
                 job,
@@ -657,15 +661,7 @@ class TraceChecker:
                         "reference §5.6: a provider reports on a job only after accepting its create",
                     )
                 else:
-                    self._violate(
-                        number,
-                        line,
-                        job,
-                        jid,
-                        "only-owning-provider",
-                        f"{actor} sent an update for job {jid}, which it was never given",
-                        "core2 ResourceValidateProviderBatch: only the provider that runs a job may update it",
-                    )
+                    self._never_given(number, line, job, jid, actor)
                 continue
             # -- the provider's side
             key = hash(
