@@ -122,3 +122,7 @@ main.add_command(_explore)
 from ucsim.cmd_check import check as _check  # noqa: E402
 
 main.add_command(_check)
+
+from ucsim.cmd_sweep import sweep as _sweep  # noqa: E402
+
+main.add_command(_sweep)
