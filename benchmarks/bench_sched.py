@@ -19,11 +19,8 @@ Figures:
 
 from __future__ import annotations
 
-import collections
-import collections.abc
+import functools
 import heapq
-import json
-import logging
 import random
 import tempfile
 from collections.abc import Callable
@@ -31,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Record, make_record, measure
+from simulator.accasim_oracle import accasim_available, run_accasim
 from simulator.cluster import Cluster, Slice
 from simulator.policies import QueuedJob, make_policy
 from simulator.replay import replay_swf
@@ -116,36 +114,9 @@ def _event_cost(policy_name: str | None, waiting: int, count: int, rounds: int) 
 
 def _accasim_runner(scheduler: str) -> Callable[[Path, int, Path], None] | None:
     """A function running accasim's ``scheduler`` on an SWF file, or ``None`` if accasim is missing."""
-    for alias in ("Mapping", "MutableMapping", "Sequence", "Iterable", "Callable"):
-        if not hasattr(collections, alias):  # accasim still imports them from collections (Python < 3.10)
-            setattr(collections, alias, getattr(collections.abc, alias))
-    try:
-        from accasim.base.allocator_class import FirstFit
-        from accasim.base.scheduler_class import EASYBackfilling, FirstInFirstOut
-        from accasim.base.simulator_class import Simulator
-    except ImportError:
+    if not accasim_available():
         return None
-    dispatcher = {"fcfs": FirstInFirstOut, "easy": EASYBackfilling}[scheduler]
-
-    def run_accasim(workload: Path, processors: int, folder: Path) -> None:
-        config = folder / "system.json"
-        config.write_text(json.dumps({"groups": {"g": {"core": 1}}, "resources": {"g": processors}}))
-        simulator = Simulator(
-            str(workload),
-            str(config),
-            dispatcher(FirstFit()),
-            RESULTS_FOLDER_PATH=str(folder),
-            LOG_LEVEL="WARNING",
-            scheduling_output=False,
-            statistics_output=False,
-            show_statistics=False,
-        )
-        try:
-            simulator.start_simulation()
-        finally:
-            logging.getLogger("accasim").handlers.clear()
-
-    return run_accasim
+    return functools.partial(run_accasim, scheduler=scheduler)
 
 
 def run(

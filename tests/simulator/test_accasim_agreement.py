@@ -31,15 +31,12 @@ On Python 3.11 accasim needs ``collections.Mapping`` (removed in 3.10): aliased 
 
 from __future__ import annotations
 
-import collections
-import collections.abc
-import json
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from simulator.accasim_oracle import accasim_available, run_accasim
 from simulator.policies import make_policy
 from simulator.replay import replay_swf
 from simulator.swf import generate_swf, write_swf
@@ -47,17 +44,12 @@ from simulator.swf import generate_swf, write_swf
 JOBS = 10_000
 PROCESSORS = 64
 
-for _alias in ("Mapping", "MutableMapping", "Sequence", "Iterable", "Callable"):
-    if not hasattr(collections, _alias):
-        setattr(collections, _alias, getattr(collections.abc, _alias))
-
 
 def accasim_fcfs_starts(workload: Path, processors: int, results: Path) -> dict[int, int]:
     """Run accasim's FIFO dispatcher on ``workload``; returns job number -> start time."""
-    accasim_sim = pytest.importorskip("accasim.base.simulator_class")
+    if not accasim_available():
+        pytest.skip("accasim is not installed")
     from accasim.base.additional_data import AdditionalData
-    from accasim.base.allocator_class import FirstFit
-    from accasim.base.scheduler_class import FirstInFirstOut
 
     starts: dict[int, int] = {}
 
@@ -86,23 +78,7 @@ def accasim_fcfs_starts(workload: Path, processors: int, results: Path) -> dict[
         def stop(self) -> None:
             pass
 
-    config = results / "system.json"
-    config.write_text(json.dumps({"groups": {"g": {"core": 1}}, "resources": {"g": processors}}))
-    simulator = accasim_sim.Simulator(
-        str(workload),
-        str(config),
-        FirstInFirstOut(FirstFit()),
-        additional_data=[Recorder],
-        RESULTS_FOLDER_PATH=str(results),
-        LOG_LEVEL="WARNING",
-        scheduling_output=False,
-        statistics_output=False,
-        show_statistics=False,
-    )
-    try:
-        simulator.start_simulation()
-    finally:
-        logging.getLogger("accasim").handlers.clear()  # accasim adds a handler per simulator
+    run_accasim(workload, processors, results, "fcfs", additional_data=[Recorder])
     return starts
 
 
