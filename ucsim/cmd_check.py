@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from ucsim.errors import fail
+
 __all__ = ["check"]
 
 
@@ -52,15 +54,13 @@ def check(
     try:
         cfg = resolve(variant, rules=list(rules))
     except UnknownNameError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(2)
+        fail(str(error))
     report = check_trace(trace, cfg, tolerance_ms)
     if junit is not None:
         try:
             junit.write_text(report.to_junit(), encoding="utf-8")
         except OSError as error:
-            click.echo(f"Error: cannot write {junit}: {error.strerror or error}", err=True)
-            sys.exit(2)
+            fail(f"cannot write {junit}: {error.strerror or error}")
     if as_json:
         import orjson
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from ucsim.errors import fail
+
 __all__ = ["explore"]
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(2)
 
 
 @click.command()
@@ -34,8 +31,12 @@ def _fail(message: str) -> NoReturn:
     show_default=True,
     help="1: every job asks for the same exclusive public link; 0: plain batch jobs.",
 )
-@click.option("--reorder/--no-reorder", default=True, show_default=True, help="May calls overtake each other?")
-@click.option("--restart/--no-restart", default=True, show_default=True, help="May a provider crash and restart?")
+@click.option(
+    "--reorder/--no-reorder", default=True, show_default=True, help="May calls overtake each other?"
+)
+@click.option(
+    "--restart/--no-restart", default=True, show_default=True, help="May a provider crash and restart?"
+)
 @click.option("--duplicates", type=int, default=1, show_default=True, help="Provider calls delivered twice.")
 @click.option("--extend", is_flag=True, help="Let users extend time allocations.")
 @click.option("--accounting", is_flag=True, help="Usage reports and a wallet lock.")
@@ -51,7 +52,9 @@ def _fail(message: str) -> NoReturn:
 @click.option("--variant", default="documented", show_default=True, help="documented or ucloud-current.")
 @click.option("--rule", "rules", multiple=True, metavar="NAME=on|off", help="Switch one rule (repeatable).")
 @click.option("--mutant", default=None, help="A deliberately wrong rule (see `ucsim rules`).")
-@click.option("--symmetry/--no-symmetry", default=True, show_default=True, help="Merge states equal up to job ids.")
+@click.option(
+    "--symmetry/--no-symmetry", default=True, show_default=True, help="Merge states equal up to job ids."
+)
 @click.option("--max-states", type=int, default=None, help="Stop after this many distinct states (exit 3).")
 @click.option("--stop-at-first", is_flag=True, help="Stop at the first violation instead of searching on.")
 @click.option(
@@ -117,14 +120,14 @@ def explore(
         requests=tuple(requests) or None,
     )
     if max_states is not None and max_states < 1:
-        _fail(f"--max-states must be >= 1, got {max_states}")
+        fail(f"--max-states must be >= 1, got {max_states}")
     if export is not None and export.suffix not in (".graphml", ".dot"):
-        _fail(f"--export {export}: the file name must end in .graphml or .dot")
+        fail(f"--export {export}: the file name must end in .graphml or .dot")
     try:
         config = resolve(variant, list(rules), mutant)
         model = explore_model(settings, config)
     except (UnknownNameError, ValueError) as error:
-        _fail(str(error))
+        fail(str(error))
 
     def progress(states: int, transitions: int, depth: int) -> None:
         if not as_json:
@@ -283,7 +286,7 @@ def _export(graph: Any, path: Path) -> None:
             nx.write_graphml(graph, path)
             return
         with open(path, "w", encoding="utf-8") as out:
-            out.write("digraph states {\n  node [shape=circle, label=\"\"];\n")
+            out.write('digraph states {\n  node [shape=circle, label=""];\n')
             for n, data in graph.nodes(data=True):
                 out.write(f'  s{n} [tooltip="depth {data["depth"]}"];\n')
             for u, v, data in graph.edges(data=True):
@@ -291,7 +294,7 @@ def _export(graph: Any, path: Path) -> None:
                 out.write(f'  s{u} -> s{v} [label="{label}"];\n')
             out.write("}\n")
     except OSError as error:
-        _fail(f"cannot write {path}: {error.strerror or error}")
+        fail(f"cannot write {path}: {error.strerror or error}")
 
 
 def _emit_trace(model: Any, cx: Any, path: Path) -> None:
@@ -304,4 +307,4 @@ def _emit_trace(model: Any, cx: Any, path: Path) -> None:
             for n, _, st in iter_story(cx):
                 recorder.record(st.transition, n * 1000)
     except OSError as error:
-        _fail(f"cannot write {path}: {error.strerror or error}")
+        fail(f"cannot write {path}: {error.strerror or error}")

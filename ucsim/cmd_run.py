@@ -7,19 +7,15 @@ imported when the command runs, never when another command (``ucsim schema``...)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
+
+from ucsim.errors import fail
 
 __all__ = ["run"]
 
 _SHOWN_VIOLATIONS = 3
-
-
-def _fail(message: str) -> NoReturn:
-    """Bad input: a clear message on stderr and exit status 2 (as click does for usage errors)."""
-    click.echo(f"Error: {message}", err=True)
-    raise SystemExit(2)
 
 
 @click.command()
@@ -103,22 +99,22 @@ def run(
             mutant if mutant is not None else loaded.mutant,
         )
     except (ScenarioError, UnknownNameError) as error:
-        _fail(str(error))
+        fail(str(error))
     for warning in loaded.warnings:
         click.echo(f"warning: {warning}", err=True)
 
     try:
         engine = Engine(loaded, config=config, check=not no_properties, fail_fast=fail_fast, trace=trace)
     except (ValueError, OSError) as error:
-        _fail(f"cannot set up the run: {error}")
+        fail(f"cannot set up the run: {error}")
     try:
         result = _run_with_progress(engine)
     except OSError as error:
-        _fail(f"cannot write the trace {str(trace)!r}: {error.strerror or error}")
+        fail(f"cannot write the trace {str(trace)!r}: {error.strerror or error}")
     try:
         written = result.write(out_dir, plots=not no_plots)
     except OSError as error:
-        _fail(f"cannot write to {str(out_dir)!r}: {error.strerror or error}")
+        fail(f"cannot write to {str(out_dir)!r}: {error.strerror or error}")
     if trace is not None:
         written.append(trace)
     _summary(engine, result, written)

@@ -32,6 +32,7 @@ def validate(scenario: Path | None) -> None:
     # Imported here, not at the top: `ucsim` loads every command module, and the spec-only commands
     # must not pay for (or depend on) the simulator layer.
     from simulator.scenario import ScenarioError, load_default_scenario, load_scenario
+
     try:
         loaded = load_scenario(scenario) if scenario is not None else load_default_scenario()
     except ScenarioError as e:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ucsim.errors import fail
+
 __all__ = ["sweep"]
 
 
@@ -54,8 +56,7 @@ def sweep(sweep_file: Path, out_dir: Path, workers: int | None, max_runs: int | 
     try:
         loaded, base = load_sweep(sweep_file)
     except SweepError as error:
-        click.echo(f"Error: {error}", err=True)
-        raise SystemExit(2) from None
+        fail(str(error))
     specs = plan_runs(loaded, base)
     console = Console(stderr=True)
     columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -69,8 +70,7 @@ def sweep(sweep_file: Path, out_dir: Path, workers: int | None, max_runs: int | 
             executed = run_sweep(specs, out_dir, workers=workers, max_runs=max_runs, progress=update)
         written = write_results(specs, out_dir)
     except OSError as error:
-        click.echo(f"Error: cannot write to {str(out_dir)!r}: {error.strerror or error}", err=True)
-        raise SystemExit(2) from None
+        fail(f"cannot write to {str(out_dir)!r}: {error.strerror or error}")
     skipped = len(specs) - executed
     click.echo(f"{len(specs)} runs: {executed} executed, {skipped} already done or left for later")
     for path in written:

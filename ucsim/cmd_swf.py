@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import NoReturn
 
 import click
+
+from ucsim.errors import fail
 
 __all__ = ["swf"]
 
 _SHOWN = 10  # skipped/refused lines listed one by one; beyond that, a count
-
-
-def _fail(message: str) -> NoReturn:
-    """Bad input: a clear message on stderr and exit status 2 (as click does for usage errors)."""
-    click.echo(f"Error: {message}", err=True)
-    raise SystemExit(2)
 
 
 @click.command()
@@ -64,25 +59,25 @@ def swf(workload: Path, processors: int, policy: str, out_dir: Path) -> None:
     from simulator.swf import SwfFormatError
 
     if processors <= 0:
-        _fail(f"--processors must be a positive number of processors, got {processors}")
+        fail(f"--processors must be a positive number of processors, got {processors}")
     try:
         scheduler = make_policy(policy)
     except UnknownPolicyError as error:
-        _fail(str(error))
+        fail(str(error))
     if not workload.is_file():
-        _fail(f"workload file {str(workload)!r} does not exist or is not a file")
+        fail(f"workload file {str(workload)!r} does not exist or is not a file")
     started = time.perf_counter()
     try:
         result = replay_swf(workload, processors, scheduler)
     except SwfFormatError as error:
-        _fail(f"malformed SWF: {error}")
+        fail(f"malformed SWF: {error}")
     except OSError as error:
-        _fail(f"cannot read {str(workload)!r}: {error.strerror or error}")
+        fail(f"cannot read {str(workload)!r}: {error.strerror or error}")
     elapsed = time.perf_counter() - started
     try:
         metrics = write_outputs(result, out_dir)
     except OSError as error:
-        _fail(f"cannot write to {str(out_dir)!r}: {error.strerror or error}")
+        fail(f"cannot write to {str(out_dir)!r}: {error.strerror or error}")
 
     for kind, lines in (("skipped", result.skipped), ("refused", result.refused)):
         for item in lines[:_SHOWN]:
