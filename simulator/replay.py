@@ -137,7 +137,7 @@ def prepare(
     skipped: list[Skipped] = []
     refused: list[Skipped] = []
     for job in swf_jobs:
-        size = job.req_procs if job.req_procs != -1 else job.alloc_procs
+        size = job.processors
         if job.run < 0:
             skipped.append(Skipped(job, "no-run-time", f"job {job.job}: no run time (field 4 is {job.run})"))
         elif size <= 0:
@@ -153,8 +153,9 @@ def prepare(
                 )
             )
         else:
-            estimate = job.run if job.req_time == -1 else max(job.req_time, job.run)
-            accepted.append(ReplayJob(len(accepted), job.job, job.user, job.submit, size, job.run, estimate))
+            accepted.append(
+                ReplayJob(len(accepted), job.job, job.user, job.submit, size, job.run, job.estimate)
+            )
     return accepted, skipped, refused
 
 

@@ -2063,7 +2063,7 @@ def _swf_templates(
     counts: set[int] = set()
     try:
         for job in SwfReader(path):
-            procs = swf_processors(job)
+            procs = job.processors
             if procs > 0:
                 counts.add(-(-procs // per_replica))
     except (OSError, SwfFormatError) as e:
@@ -2079,11 +2079,6 @@ def _swf_templates(
             f"swf:{entry.name}[replicas={replicas}]", index, user, entry.project, spec, expect
         )
     return out
-
-
-def swf_processors(job: Any) -> int:
-    """Processors of an SWF job as the replay reads them: requested (field 8), else allocated (5)."""
-    return int(job.req_procs if job.req_procs != -1 else job.alloc_procs)
 
 
 def _refusal_hint(s: Scenario, e: MixEntry, why: str) -> str:

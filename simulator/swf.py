@@ -86,6 +86,17 @@ class SwfJob(NamedTuple):
     preceding: int
     think: Number
 
+    @property
+    def processors(self) -> int:
+        """Processors the job needs: requested (field 8), else allocated (field 5); ``<= 0`` if unknown."""
+        return int(self.req_procs if self.req_procs != -1 else self.alloc_procs)
+
+    @property
+    def estimate(self) -> Number:
+        """The run time a backfilling scheduler plans with: ``max(field 9, field 4)``, or field 4 when
+        field 9 is -1 (a job is never killed for exceeding its request in a classic replay)."""
+        return self.run if self.req_time == -1 else max(self.req_time, self.run)
+
     def to_line(self) -> str:
         """The job as a normalised SWF line (no newline)."""
         return " ".join(map(_format, self))

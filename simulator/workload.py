@@ -216,7 +216,6 @@ class Workload:
         (else 5), run time field 4, estimate ``max(field 9, field 4)``; jobs without run time, processors
         or submit time are skipped. Status 0 (failed) exits 1; status 5 (cancelled) is cancelled by its
         user when it would have ended (wait + run after submission)."""
-        from simulator.scenario import swf_processors
         from simulator.swf import SwfReader
 
         s = self.scenario
@@ -230,7 +229,7 @@ class Workload:
         per_replica = swf.processors_per_replica or (first.cores if first else 1)
         seq, last = 0, -math.inf
         for job in SwfReader(path):
-            procs = swf_processors(job)
+            procs = job.processors
             if job.run < 0 or procs <= 0 or job.submit < 0:
                 continue
             time_s = job.submit * scale
@@ -240,7 +239,7 @@ class Workload:
             template = templates[-(-procs // per_replica)]
             t = info[template]
             runtime_s = job.run * scale
-            estimate = max(job.req_time, job.run) * scale if job.req_time != -1 else runtime_s
+            estimate = job.estimate * scale
             cancel = (max(job.wait, 0) + job.run) * scale if job.status == 5 else None
             yield Arrival(
                 seq=seq,
