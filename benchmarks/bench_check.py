@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.harness import Record, make_record, measure
+from benchmarks.harness import Record, loads_every_line, make_record, measure
 from spec.conformance import check_trace
 
 __all__ = ["FULL_EVENTS", "QUICK_EVENTS", "run", "write_tiled_trace"]
@@ -107,13 +107,7 @@ def run(quick: bool, *, events: int | None = None, repeat: int | None = None) ->
         assert report.verdict == "conforms" and report.events == n, report.violations[:1]
         details["jobs"] = len(report.jobs)
 
-        def baseline() -> None:
-            loads = orjson.loads
-            with open(path, "rb", buffering=1 << 20) as stream:
-                for raw in stream:
-                    loads(raw)
-
-        base = measure(baseline, repeat=rounds)
+        base = measure(lambda: loads_every_line(path), repeat=rounds)
         ours = measure(lambda: check_trace(path), repeat=rounds, memory=True)
     assert ours.peak_bytes is not None
     return [

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.harness import Record, make_record, measure
+from benchmarks.harness import Record, loads_every_line, make_record, measure
 from spec.trace import TraceWriter, read_trace
 
 __all__ = ["FULL_LINES", "QUICK_LINES", "generate_calls", "run", "write_synthetic_trace"]
@@ -201,13 +201,7 @@ def run(quick: bool, *, lines: int | None = None, repeat: int | None = None) -> 
             for _ in read_trace(path):
                 pass
 
-        def read_baseline() -> None:
-            loads = orjson.loads
-            with open(path, "rb", buffering=1 << 20) as stream:
-                for raw in stream:
-                    loads(raw)
-
-        baseline_read = measure(read_baseline, repeat=rounds)
+        baseline_read = measure(lambda: loads_every_line(path), repeat=rounds)
         ours_read = measure(read_ours, repeat=rounds, memory=True)
 
         # -- write --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ __all__ = [
     "RESULTS_DIR",
     "Measurement",
     "Record",
+    "loads_every_line",
     "machine_description",
     "make_record",
     "measure",
@@ -272,3 +273,12 @@ def read_records(out_dir: str | os.PathLike[str] | None = None) -> list[Record]:
         except (orjson.JSONDecodeError, ValueError) as error:
             raise ValueError(f"{path}: not a benchmark record: {error}") from None
     return sorted(records, key=lambda r: r.name)
+
+
+def loads_every_line(path: str | os.PathLike[str]) -> None:
+    """Decode every line of a JSON Lines file with ``orjson.loads`` and nothing else: the baseline of
+    every benchmark that reads traces (what any reader must at least pay)."""
+    loads = orjson.loads
+    with open(path, "rb", buffering=1 << 20) as stream:
+        for raw in stream:
+            loads(raw)
