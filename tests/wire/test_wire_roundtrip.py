@@ -171,28 +171,7 @@ APP_VNC_MIN = {
 
 # --- parameter values: the 14 variants, each minimal and zero-filled (every Go field written) ------
 
-GO_VALUE_ZEROS: dict[str, Any] = {
-    "path": "",
-    "mountPath": "",
-    "readOnly": False,
-    "value": None,
-    "hostname": "",
-    "jobId": "",
-    "id": "",
-    "port": 0,
-    "tls": False,
-    "server": "",
-    "token": "",
-    "tokenType": "",
-    "modules": None,
-    "specification": None,
-}
-
-
-def go_value(minimal: dict[str, Any]) -> dict[str, Any]:
-    """The value as Go writes it: every field of the union struct, zero where unused."""
-    return {"type": minimal["type"], **GO_VALUE_ZEROS, **{k: v for k, v in minimal.items() if k != "type"}}
-
+from go_shapes import go_value  # noqa: E402
 
 VALUES_MIN: list[dict[str, Any]] = [
     {"type": "file", "path": "/12512/shared", "readOnly": False},

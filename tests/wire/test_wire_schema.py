@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from go_shapes import go_value
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import spec.wire.schema as schema_module
@@ -45,23 +46,7 @@ REFERENCE_EXAMPLE: dict[str, Any] = json.loads(
 """
 )
 
-GO_FILE_VALUE = {
-    "type": "file",
-    "path": "/1/x",
-    "mountPath": "",
-    "readOnly": False,
-    "value": None,
-    "hostname": "",
-    "jobId": "",
-    "id": "",
-    "port": 0,
-    "tls": False,
-    "server": "",
-    "token": "",
-    "tokenType": "",
-    "modules": None,
-    "specification": None,
-}
+GO_FILE_VALUE = go_value({"type": "file", "path": "/1/x"})
 
 
 @pytest.fixture(scope="module")
