@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from go_shapes import go_value
 from pydantic import BaseModel, TypeAdapter
 
 from spec.wire import (
@@ -171,7 +172,6 @@ APP_VNC_MIN = {
 
 # --- parameter values: the 14 variants, each minimal and zero-filled (every Go field written) ------
 
-from go_shapes import go_value  # noqa: E402
 
 VALUES_MIN: list[dict[str, Any]] = [
     {"type": "file", "path": "/12512/shared", "readOnly": False},
