@@ -29,8 +29,6 @@ from spec import actions as A
 from spec.rules import DEFAULT
 from spec.state import (
     CAUSE_EXIT,
-    CAUSE_NODE_FAILURE,
-    CAUSE_TIME_ALLOCATION,
     ENDED,
     EXPIRED,
     FAILURE,
@@ -44,6 +42,7 @@ from spec.state import (
     CoreJob,
     ProviderJob,
     SystemState,
+    final_state_for,
 )
 from spec.validation import NOTHING_BUSY, validate_submission
 
@@ -110,11 +109,7 @@ def documented_outcome(pj: ProviderJob) -> str | None:
     """
     if pj.phase != ENDED or pj.cause is None:
         return None
-    if pj.cause == CAUSE_TIME_ALLOCATION:
-        return EXPIRED
-    if pj.cause == CAUSE_NODE_FAILURE:
-        return FAILURE
-    return SUCCESS
+    return final_state_for(pj.cause, pj.exit_code)
 
 
 def _static_refusal(model: ProtocolModel, template: int) -> Any:

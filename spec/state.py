@@ -67,6 +67,26 @@ CAUSES: frozenset[str] = frozenset(
 )
 
 
+def final_state_for(cause: str | None, exit_code: int | None, nonzero_exit_failure: bool = False) -> str:
+    """The final state a workload's end calls for: the one rule every driver and checker uses.
+
+    Any exit code is SUCCESS (a non-zero one FAILURE under the ``nonzero-exit-failure`` rule, as k8s
+    containers/monitor.go: terminationState does); a node failure FAILURE; a used-up allocation
+    EXPIRED; cancellation, lost credits or permissions and a vanished workload SUCCESS (DESIGN "The
+    trace format"; legacy Jobs.kt doc strings).
+
+    >>> final_state_for("exit", 3), final_state_for("exit", 3, True), final_state_for("node-failure", None)
+    ('SUCCESS', 'FAILURE', 'FAILURE')
+    """
+    if cause == CAUSE_EXIT:
+        return FAILURE if exit_code and nonzero_exit_failure else SUCCESS
+    if cause == CAUSE_NODE_FAILURE:
+        return FAILURE
+    if cause == CAUSE_TIME_ALLOCATION:
+        return EXPIRED
+    return SUCCESS
+
+
 @dataclass(frozen=True, slots=True)
 class CoreJob:
     """A job as UCloud/Core stores it (the fields of ``Job`` a rule depends on).

@@ -54,6 +54,7 @@ from spec.state import (
     ProviderJob,
     SystemState,
     call_uid,
+    final_state_for,
     replace,
 )
 from spec.world import World
@@ -102,16 +103,7 @@ def implied_state(job: ProviderJob, cfg: Config) -> str:
         return SUSPENDED
     if cfg.m_legacy_canceling and job.cancelled and job.reported != CANCELING and job.reported not in FINAL:
         return CANCELING  # legacy Kotlin's transient state (reference §2.1), not a JobState today
-    cause = job.cause
-    if cause == CAUSE_EXIT:
-        if job.exit_code and (cfg.nonzero_exit_failure or cfg.m_exit_code_failure):
-            return FAILURE
-        return SUCCESS
-    if cause == CAUSE_NODE_FAILURE:
-        return FAILURE
-    if cause == CAUSE_TIME_ALLOCATION:
-        return EXPIRED
-    return SUCCESS
+    return final_state_for(job.cause, job.exit_code, cfg.nonzero_exit_failure or cfg.m_exit_code_failure)
 
 
 class ProtocolModel:

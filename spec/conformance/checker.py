@@ -55,15 +55,13 @@ from spec.conformance.report import CheckReport, JobVerdict, ReadError, SkippedC
 from spec.rules import DEFAULT, Config
 from spec.state import (
     CAUSE_EXIT,
-    CAUSE_NODE_FAILURE,
-    CAUSE_TIME_ALLOCATION,
     EXPIRED,
-    FAILURE,
     FINAL,
     IN_QUEUE,
     JOB_STATES,
     RUNNING,
     SUCCESS,
+    final_state_for,
 )
 from spec.trace.errors import TraceFormatError
 from spec.trace.format import CallLine, CatalogLine
@@ -100,13 +98,7 @@ def expected_outcome(cause: str, exit_code: int | None, cfg: Config = DEFAULT) -
     >>> expected_outcome("exit", 3), expected_outcome("node-failure", None)
     ('SUCCESS', 'FAILURE')
     """
-    if cause == CAUSE_EXIT:
-        return FAILURE if exit_code and cfg.nonzero_exit_failure else SUCCESS
-    if cause == CAUSE_NODE_FAILURE:
-        return FAILURE
-    if cause == CAUSE_TIME_ALLOCATION:
-        return EXPIRED
-    return SUCCESS
+    return final_state_for(cause, exit_code, cfg.nonzero_exit_failure)
 
 
 class _Job:
