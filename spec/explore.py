@@ -194,7 +194,7 @@ def canonical_key(s: SystemState, reorder: bool, symmetry: bool) -> tuple[tuple[
     for p in s.providers.values():
         ids.update(p.jobs)
     if not symmetry or len(ids) + len(s.flight) == 0:
-        return _plain_key(s, reorder), None
+        return s.key(reorder), None
     for m in s.flight:
         ids.add(m.job)
     for holders in s.bindings.values():
@@ -205,26 +205,8 @@ def canonical_key(s: SystemState, reorder: bool, symmetry: bool) -> tuple[tuple[
         if jid is not None:
             ids.add(jid)
     if len(ids) < 2:
-        return _plain_key(s, reorder), None
+        return s.key(reorder), None
     return _symmetric_key(s, reorder, sorted(ids))
-
-
-def _plain_key(s: SystemState, reorder: bool) -> tuple[Any, ...]:
-    flight = tuple((m.uid, m.kind, m.provider, m.job, m.payload) for m in s.flight)
-    return (
-        tuple((jid, _CORE(j), j.handled) for jid, j in sorted(s.jobs.items())),
-        tuple(
-            (p.id, p.up, p.restarts, tuple((jid, _PJOB(pj)) for jid, pj in sorted(p.jobs.items())))
-            for _, p in sorted(s.providers.items())
-        ),
-        tuple(sorted(flight)) if reorder else flight,
-        tuple(sorted((k, v) for k, v in s.bindings.items() if v)),
-        tuple(sorted(s.reserved.items())),
-        tuple(sorted(s.usage.items())),
-        tuple(sorted(s.locked)),
-        s.next_id,
-        s.budgets,
-    )
 
 
 def _symmetric_key(s: SystemState, reorder: bool, ids: list[int]) -> tuple[tuple[Any, ...], Perm]:

@@ -236,8 +236,9 @@ class SystemState:
         """A copy with some fields replaced (the others are shared, not copied)."""
         return _REPLACE[SystemState](self, **changes)
 
-    def key(self) -> tuple[Any, ...]:
-        """A canonical, hashable form: equal keys mean equal states (message order ignored)."""
+    def key(self, reorder: bool = True) -> tuple[Any, ...]:
+        """A canonical, hashable form: equal keys mean equal states. The calls in flight are a
+        multiset when the network may ``reorder`` them, and a sequence (FIFO channels) when not."""
         return (
             tuple(sorted(self.jobs.items())),
             tuple(sorted((k, v) for k, v in self.bindings.items() if v)),
@@ -246,7 +247,7 @@ class SystemState:
                 (p.id, p.up, p.restarts, tuple(sorted(p.jobs.items())))
                 for p in sorted(self.providers.values(), key=lambda p: p.id)
             ),
-            tuple(sorted(self.flight)),
+            tuple(sorted(self.flight)) if reorder else self.flight,
             tuple(sorted(self.usage.items())),
             tuple(sorted(self.locked)),
             self.next_id,

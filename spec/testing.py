@@ -255,7 +255,7 @@ def reachable(model: ProtocolModel, on_step: StepHook | None = None) -> int:
     from collections import deque
 
     start = model.init_state()
-    seen = {start.key()}
+    seen = {start.key(model.reorder)}
     queue = deque([start])
     while queue:
         s = queue.popleft()
@@ -263,7 +263,7 @@ def reachable(model: ProtocolModel, on_step: StepHook | None = None) -> int:
             t = model.step(s, a)
             if on_step is not None:
                 on_step(s, a, t)
-            k = t.state.key()
+            k = t.state.key(model.reorder)
             if k not in seen:
                 seen.add(k)
                 queue.append(t.state)
