@@ -75,7 +75,7 @@ from simulator.protocol import LiveJob, Tables
 from simulator.rng import Streams
 from simulator.workload import Arrival, FaultEvent, Workload, fault_events
 from spec import actions as A
-from spec.properties import LIVENESS, PROPERTIES, Property, Violation
+from spec.properties import LIVENESS, PROPERTIES, Property, StepChecker, Violation
 from spec.state import (
     ACTIVE,
     CAUSE_EXIT,
@@ -234,10 +234,7 @@ class Engine:
         self.on_step = on_step
         self._props = tuple(p for p in properties if p.kind != "liveness")
         # (is an invariant, property, its predicate): check_step's loop, unrolled once (see _check)
-        self._checks = tuple(
-            (p.kind == "invariant", p, p.invariant if p.kind == "invariant" else p.action)
-            for p in self._props
-        )
+        self._checker = StepChecker(self._props)
         self.coverage = Coverage(self.world) if check else None
         self._fire_cb = self._fire
         self._work = 0
@@ -344,29 +341,9 @@ class Engine:
         return t
 
     def _check(self, old: SystemState, action: A.Action, t: Transition) -> list[Violation] | None:
-        """Exactly ``spec.properties.check_step(model, old, action, t, properties)``: invariants on
-        the touched jobs, then each action property, in the order of the properties; with the
-        property table resolved once instead of at every step (this is the hottest loop of a run;
-        ``tests/simulator/test_engine_projection.py`` compares the two on every step)."""
-        model = self.model
-        state = t.state
-        touched = t.touched
-        out: list[Violation] | None = None
-        for invariant, p, fn in self._checks:
-            if invariant:
-                for jid in touched:
-                    why = fn(model, state, jid)
-                    if why is not None:
-                        if out is None:
-                            out = []
-                        out.append(Violation(p, jid, why))
-            else:
-                why = fn(model, old, action, t)
-                if why is not None:
-                    if out is None:
-                        out = []
-                    out.append(Violation(p, None, why))
-        return out
+        """Every per-step property on this step (``spec.properties.check_step`` with the table
+        resolved once); ``None`` when all hold."""
+        return self._checker(self.model, old, action, t) or None
 
     def _do(self, job: LiveJob, action: A.Action) -> Transition:
         """Step ``action`` about ``job`` on its projection, write back, and send the calls it made."""

@@ -697,6 +697,43 @@ ACTION_PROPERTIES = tuple(p for p in PROPERTIES if p.kind == "action")
 LIVENESS = tuple(p for p in PROPERTIES if p.kind == "liveness")
 
 
+class StepChecker:
+    """:func:`check_step` with the property table resolved once, for drivers that check millions of
+    steps (the simulator): invariants on the jobs the step touched, then action properties, in the
+    order of the properties. Liveness properties are not checked per step (see
+    :func:`pending_obligations`)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, properties: Iterable[Property] | None = None) -> None:
+        props = PROPERTIES if properties is None else tuple(properties)
+        self._table = tuple(
+            (p.kind == "invariant", p, p.invariant if p.kind == "invariant" else p.action)
+            for p in props
+            if p.kind != "liveness"
+        )
+
+    def __call__(
+        self, model: ProtocolModel, old: SystemState, action: A.Action, t: Transition
+    ) -> list[Violation]:
+        out: list[Violation] = []
+        state, touched = t.state, t.touched
+        for invariant, p, fn in self._table:
+            if invariant:
+                for jid in touched:
+                    why = fn(model, state, jid)  # type: ignore[misc]
+                    if why is not None:
+                        out.append(Violation(p, jid, why))
+            else:
+                why = fn(model, old, action, t)  # type: ignore[misc]
+                if why is not None:
+                    out.append(Violation(p, None, why))
+        return out
+
+
+_ALL_STEPS = StepChecker()
+
+
 def check_step(
     model: ProtocolModel,
     old: SystemState,
@@ -705,19 +742,8 @@ def check_step(
     properties: Iterable[Property] | None = None,
 ) -> list[Violation]:
     """Check invariants on the jobs a step touched and action properties on the step itself."""
-    props = PROPERTIES if properties is None else tuple(properties)
-    out: list[Violation] = []
-    for p in props:
-        if p.kind == "invariant":
-            for jid in t.touched:
-                why = p.invariant(model, t.state, jid)  # type: ignore[misc]
-                if why is not None:
-                    out.append(Violation(p, jid, why))
-        elif p.kind == "action":
-            why = p.action(model, old, action, t)  # type: ignore[misc]
-            if why is not None:
-                out.append(Violation(p, None, why))
-    return out
+    checker = _ALL_STEPS if properties is None else StepChecker(properties)
+    return checker(model, old, action, t)
 
 
 def check_state(
