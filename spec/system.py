@@ -24,22 +24,16 @@ from collections.abc import Iterator
 from typing import Any, ClassVar, NamedTuple
 
 from spec import actions as A
+from spec import provider as P
+from spec.provider import CANCELING, implied_state
 from spec.rules import DEFAULT, Config
 from spec.state import (
     ACTIVE,
-    CAUSE_EXIT,
-    CAUSE_NO_CREDITS,
-    CAUSE_NODE_FAILURE,
-    CAUSE_TIME_ALLOCATION,
-    CAUSE_USER_CANCEL,
     CREATE,
     CREATE_REPLY,
     ENDED,
-    EXPIRED,
     FAILURE,
     FINAL,
-    IN_QUEUE,
-    PAUSED,
     QUEUED,
     RUNNING,
     SUCCESS,
@@ -54,13 +48,12 @@ from spec.state import (
     ProviderJob,
     SystemState,
     call_uid,
-    final_state_for,
     replace,
 )
 from spec.world import World
 
 MINUTE_MS = 60_000
-CANCELING = "CANCELING"
+__all__ = ["CANCELING", "Call", "ProtocolModel", "Transition", "implied_state"]
 
 
 class Call(NamedTuple):
@@ -84,26 +77,6 @@ class Transition(NamedTuple):
     state: SystemState
     calls: tuple[Call, ...]
     touched: tuple[int, ...]
-
-
-def implied_state(job: ProviderJob, cfg: Config) -> str:
-    """The JobState a provider reports for its workload's phase and, once ended, its cause.
-
-    Outcomes (DESIGN "Job life cycle"; legacy Jobs.kt doc strings): any exit code is SUCCESS (the
-    ``nonzero-exit-failure`` rule: FAILURE, as k8s containers/monitor.go: terminationState does);
-    cancellation, lost credits and lost permissions are SUCCESS; only a hardware fault is FAILURE;
-    only a used-up allocation is EXPIRED.
-    """
-    phase = job.phase
-    if phase == QUEUED:
-        return IN_QUEUE
-    if phase == ACTIVE:
-        return RUNNING
-    if phase == PAUSED:
-        return SUSPENDED
-    if cfg.m_legacy_canceling and job.cancelled and job.reported != CANCELING and job.reported not in FINAL:
-        return CANCELING  # legacy Kotlin's transient state (reference §2.1), not a JobState today
-    return final_state_for(job.cause, job.exit_code, cfg.nonzero_exit_failure or cfg.m_exit_code_failure)
 
 
 class ProtocolModel:
@@ -324,10 +297,8 @@ class ProtocolModel:
         pj = p.jobs.get(job.id)
         if pj is not None and not self.cfg.m_provider_ignores_terminate:
             if pj.phase != ENDED:
-                # k8s containers/00_module.go: terminate (user-initiated): the workload is deleted and
-                # the job ends; the provider pushes its final state to Core.
-                pj2 = replace(pj, phase=ENDED, cause=CAUSE_USER_CANCEL, cancelled=True)
-                s2 = self._put_pjob(s2, job.provider, pj2)
+                # The workload is deleted and the job ends; the provider pushes its final state.
+                s2 = self._put_pjob(s2, job.provider, P.on_terminate(pj))
             elif self.cfg.terminate_final_forwarded:
                 # §9.3 item 14: k8s pushes SUCCESS for an already final job; core2 accepts final->final.
                 s2 = self._send_update(
@@ -372,9 +343,9 @@ class ProtocolModel:
         )
         requested = job.requested_ms + ms if job.requested_ms is not None else None
         s2 = self._put_job(s, replace(job, requested_ms=requested))
-        if pj is not None and pj.alloc_ms is not None and pj.phase != ENDED:
+        pj2 = P.on_extend(pj, ms) if pj is not None else None
+        if pj2 is not None:
             # k8s containers: extend pushes newTimeAllocation = current + requested (absolute ms).
-            pj2 = replace(pj, alloc_ms=pj.alloc_ms + ms)
             s2 = self._put_pjob(s2, job.provider, pj2)
             s2 = self._send_update(
                 s2, job.provider, pj2, (None, None, False, pj2.alloc_ms, "Extended"), mark_reported=False
@@ -397,13 +368,9 @@ class ProtocolModel:
         calls = (Call(actor, name, jid, 200), Call("ucloud", "jobs.provider." + name[5:], jid, 200))
         if pj is None:
             return Transition(s2, calls, (jid,))
-        if "suspension" not in t.features:
-            # k8s compute.go: suspend/unsuspend of a container returns success and does nothing.
-            return Transition(s2, calls, (jid,))
-        if suspend and pj.phase == ACTIVE:
-            s2 = self._put_pjob(s2, job.provider, replace(pj, phase=PAUSED))
-        elif not suspend and pj.phase == PAUSED:
-            s2 = self._put_pjob(s2, job.provider, replace(pj, phase=ACTIVE))
+        pj2 = P.on_suspend(pj, suspend, "suspension" in t.features)
+        if pj2 is not pj:
+            s2 = self._put_pjob(s2, job.provider, pj2)
         return Transition(s2, calls, (jid,))
 
     def _suspend(self, s: SystemState, a: A.Suspend, now: int | None) -> Transition:
@@ -506,7 +473,7 @@ class ProtocolModel:
         if refusal is not None:
             reply = Msg(m.uid, CREATE_REPLY, m.provider, m.job, refusal)
             return Transition(s.replace(flight=(*s.flight, reply)), calls, (m.job,))
-        pj = ProviderJob(id=m.job, template=t.index, owner=t.owner, alloc_ms=t.alloc_ms)
+        pj = P.accept(m.job, t.index, t.owner, t.alloc_ms)
         reply = Msg(m.uid, CREATE_REPLY, m.provider, m.job, (200, None))
         s2 = self._put_pjob(s, m.provider, pj)
         return Transition(s2.replace(flight=(*s2.flight, reply)), calls, (m.job,))
@@ -631,40 +598,31 @@ class ProtocolModel:
 
     def _start(self, s: SystemState, a: A.Start, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        return Transition(self._put_pjob(s, pid, replace(pj, phase=ACTIVE)), (), (a.job,))
+        return Transition(self._put_pjob(s, pid, P.on_start(pj)), (), (a.job,))
 
     def _exit(self, s: SystemState, a: A.Exit, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        pj2 = replace(pj, phase=ENDED, cause=CAUSE_EXIT, exit_code=a.code)
-        return Transition(self._put_pjob(s, pid, pj2), (), (a.job,))
+        return Transition(self._put_pjob(s, pid, P.on_exit(pj, a.code)), (), (a.job,))
 
     def _node_fail(self, s: SystemState, a: A.NodeFail, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        pj2 = replace(pj, phase=ENDED, cause=CAUSE_NODE_FAILURE)
-        return Transition(self._put_pjob(s, pid, pj2), (), (a.job,))
+        return Transition(self._put_pjob(s, pid, P.on_node_failure(pj)), (), (a.job,))
 
     def _tick(self, s: SystemState, a: A.Tick, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
         ms = self.world.tick_ms if a.ms is None else a.ms
-        return Transition(self._put_pjob(s, pid, replace(pj, ran_ms=pj.ran_ms + ms)), (), (a.job,))
+        return Transition(self._put_pjob(s, pid, P.on_tick(pj, ms)), (), (a.job,))
 
     def _allocation_elapsed(self, s: SystemState, a: A.AllocationElapsed, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        # The provider enforces the wall time on cumulative RUNNING time (k8s containers: TimeRemaining
-        # < 0 -> cleanup; Slurm TIMEOUT -> EXPIRED). Under the expire-early mutant it fires in the queue.
-        ran = max(pj.ran_ms, pj.alloc_ms or 0) if pj.phase == ACTIVE else pj.ran_ms
-        if self.cfg.m_provider_ignores_expiry and pj.phase == ACTIVE:
-            return Transition(self._put_pjob(s, pid, replace(pj, ran_ms=ran)), (), (a.job,))
-        pj2 = replace(pj, phase=ENDED, cause=CAUSE_TIME_ALLOCATION, ran_ms=ran)
-        return Transition(self._put_pjob(s, pid, pj2), (), (a.job,))
+        return Transition(self._put_pjob(s, pid, P.on_allocation_elapsed(pj, self.cfg)), (), (a.job,))
 
     # -- providers -------------------------------------------------------------------------------
     def _report(self, s: SystemState, a: A.Report, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        new = implied_state(pj, self.cfg)
+        _, new, status = P.report(pj, self.cfg)
         expected = pj.reported if a.guard == "expected" else None
         different = a.guard in ("different", "reassert-different")
-        status = _STATUS_MESSAGES.get(new, "")
         if a.guard.startswith("reassert"):
             pj = replace(pj, reasserted=True)
         if new in FINAL and self.cfg.m_provider_drops_final_report:
@@ -698,10 +656,7 @@ class ProtocolModel:
 
     def _enforce_lock(self, s: SystemState, a: A.EnforceLock, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
-        # k8s monitoring.go lock section: containers are cleaned up and end in SUCCESS ("No credits").
-        return Transition(
-            self._put_pjob(s, pid, replace(pj, phase=ENDED, cause=CAUSE_NO_CREDITS)), (), (a.job,)
-        )
+        return Transition(self._put_pjob(s, pid, P.on_wallet_locked(pj)), (), (a.job,))
 
     def _impersonate(self, s: SystemState, a: A.Impersonate, now: int | None) -> Transition:
         job = self._core_job(s, a.job)
@@ -778,15 +733,6 @@ class ProtocolModel:
 
     _handlers: ClassVar[dict[type, Any]] = {}
 
-
-_STATUS_MESSAGES = {
-    RUNNING: "Your job is now running.",
-    SUSPENDED: "Your job has been suspended.",
-    SUCCESS: "Your job has finished.",
-    FAILURE: "Your job has failed.",
-    EXPIRED: "Your job has expired.",
-    IN_QUEUE: "Your job is in the queue.",
-}
 
 ProtocolModel._handlers = {
     A.Submit: ProtocolModel._submit,
