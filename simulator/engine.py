@@ -43,6 +43,11 @@ A job leaves the live tables when Core's copy is final (or gone), its provider's
 and been reported, nothing about it is in flight and nothing is bound to it; its ``jobs.csv`` row is
 written then. Memory therefore follows the number of *live* jobs, not the length of the run.
 
+A job whose final update was lost for good (a partition that outlasts the provider's retries) never
+leaves: Core holds it RUNNING for ever, since nothing in current UCloud resynchronises the two
+(reference §7.3: no ``verify`` call). Such jobs are not hidden: ``metrics.json`` counts them in
+``stuck_in_core`` (Core non-final, the workload ended and reported as final, nothing in flight).
+
 Why callbacks, not a process per job
 ------------------------------------
 SimPy's environment is the clock and the event queue. Per-job activity is scheduled as plain events
@@ -965,11 +970,12 @@ class Engine:
         if stopped == "drained" and self.check:
             self._check_liveness()
         live = sorted(self.tables.jobs)
+        stuck = sum(1 for jid in live if _stuck_in_core(self.tables.jobs[jid]))
         for jid in live:  # still live at the end: their rows show where they got stuck
             self._row(self.tables.jobs[jid])
         wall = _time.perf_counter() - started
         return RunResult(
-            metrics=self._metrics_json(stopped, wall, len(live)),
+            metrics=self._metrics_json(stopped, wall, len(live), stuck),
             violations=self.violations,
             violation_count=self.violation_count,
             stopped=stopped,
@@ -1002,11 +1008,12 @@ class Engine:
                 self._violated(bad, job, self.now)
                 self.fail_fast = fail_fast
 
-    def _metrics_json(self, stopped: str, wall: float, live: int) -> dict[str, Any]:
+    def _metrics_json(self, stopped: str, wall: float, live: int, stuck: int) -> dict[str, Any]:
         from ucsim import __version__
 
         m = self.metrics.summary()
         m["jobs_live_at_end"] = live
+        m["stuck_in_core"] = stuck
         m["violations"] = {
             "total": self.violation_count,
             "by_property": dict(sorted(self.violations_by_property.items())),
@@ -1036,6 +1043,23 @@ class Engine:
             "ucsim_version": __version__,
         }
         return m
+
+
+def _stuck_in_core(job: LiveJob) -> bool:
+    """Whether Core will hold ``job`` non-final for ever: its workload ended, its provider believes it
+    reported the final state (its copy of the state is final: ``TrackState`` will not send it again),
+    and no call about it is in flight. That is what a final update lost for good leaves behind (a
+    partition that outlasts the provider's retries): current UCloud has no ``verify`` call that would
+    resynchronise Core (reference §7.3), so nothing ever repairs it."""
+    core, pj = job.core, job.pj
+    return (
+        core is not None
+        and core.state not in FINAL
+        and pj is not None
+        and pj.phase == ENDED
+        and pj.reported in FINAL
+        and not job.flight
+    )
 
 
 def _in_flight(job: LiveJob, uid: int) -> bool:
