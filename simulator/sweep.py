@@ -1,4 +1,4 @@
-"""Parameter sweeps: many runs of one scenario, varied along a grid and over seeds (local path).
+"""Parameter sweeps: many runs of one scenario, varied along a grid and over seeds.
 
 A sweep file (TOML) names a base scenario, fixed overrides, the parameters to vary (dotted
 scenario keys, each with a list of values: the settings are their cartesian product) and the
@@ -12,11 +12,17 @@ number of seeds::
     [grid]
     "providers.1.scheduling.policy" = ["fcfs", "easy"]
 
-One *run* is one (setting, seed). Runs execute on a process pool; each finished run is appended
-as one JSON line to ``OUT/runs.jsonl`` under its run id (a hash of setting and seed), so a sweep
-started again skips the runs already there. ``OUT/runs.csv`` has one row per run (sorted by run
-id) and ``OUT/summary.csv`` the mean and the 95% Student-t confidence interval per setting and
-metric. The t quantile is computed here (no scipy at run time).
+One *run* is one (setting, seed). Runs execute on a local process pool or, given the address of
+a Dask scheduler, on a Dask distributed cluster (:func:`run_sweep`). Either way each finished run
+is appended as one JSON line to ``OUT/runs.jsonl`` under its run id (a hash of setting and seed),
+so a sweep started again skips the runs already there, whichever backend ran them. A run is a pure
+function of its (scenario, setting, seed), so where it ran never changes its record.
+
+:func:`write_results` turns the records into one table with a row per run (``OUT/runs.parquet``
+or ``OUT/runs.csv``: run id, setting, seed, provenance, metrics), ``OUT/summary.*`` with the mean
+and the 95% Student-t confidence interval per setting and metric, and ``OUT/plots/METRIC.png``.
+The t quantile is computed here (no scipy at run time). Dask, pyarrow and matplotlib are imported
+only by the paths that need them.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -37,9 +44,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
+    "FORMATS",
+    "PROVENANCE",
     "RunSpec",
+    "SummaryRow",
     "SweepError",
     "SweepFile",
+    "default_format",
     "execute_run",
     "load_sweep",
     "mean_ci",
@@ -47,13 +58,24 @@ __all__ = [
     "read_runs",
     "run_id",
     "run_sweep",
+    "runs_table",
     "student_t_cdf",
     "student_t_quantile",
+    "summarise",
+    "write_plots",
     "write_results",
 ]
 
 METRICS = ("wait_mean_s", "wait_p95_s", "bounded_slowdown_mean", "violations")
 """Kept for every run, plus ``utilisation.<provider>`` for each provider."""
+
+PROVENANCE = ("scenario", "scenario_sha256", "variant", "mutant", "ucsim_version")
+"""Where each run's figures come from, kept in its record and its row of the runs table: the
+scenario's name and the sha256 of the exact scenario simulated (setting and seed applied), the
+rule variant and mutant, and the version of ucsim that ran it."""
+
+FORMATS = ("parquet", "csv")
+"""Formats of the runs and summary tables: Parquet (needs pyarrow) or CSV (always available)."""
 
 
 class SweepError(Exception):
@@ -164,23 +186,29 @@ def _base_scenario(base: str) -> Any:
     return load_default_scenario() if base == "default" else load_scenario(base)
 
 
-def execute_run(spec: RunSpec) -> dict[str, Any]:
-    """Simulate one run (in whichever process) and return its record for ``runs.jsonl``."""
+def execute_run(spec: RunSpec, base_scenario: Any = None) -> dict[str, Any]:
+    """Simulate one run (in whichever process, on whichever machine) and return its record for
+    ``runs.jsonl``: run id, setting, seed, the :data:`PROVENANCE` fields and the metrics.
+
+    ``base_scenario`` is the already loaded base :class:`~simulator.scenario.Scenario`; without
+    it the scenario named by ``spec`` is loaded (once per process). The Dask path ships the
+    loaded scenario to its workers, so they need not see the sweep's files.
+    """
     from simulator.engine import Engine
 
-    scenario = _base_scenario(spec.scenario).with_overrides(
-        {**dict(spec.overrides), **dict(spec.setting), "seed": spec.seed}
-    )
+    base = _base_scenario(spec.scenario) if base_scenario is None else base_scenario
+    scenario = base.with_overrides({**dict(spec.overrides), **dict(spec.setting), "seed": spec.seed})
     m = Engine(scenario).run().metrics
     metrics: dict[str, Any] = {k: m[k] for k in METRICS if k != "violations"}
     for provider, value in sorted(m["utilisation"].items()):
         metrics[f"utilisation.{provider}"] = value
     metrics["violations"] = m["violations"]["total"]
+    provenance = m["provenance"]
     return {
         "run_id": spec.run_id,
         "setting": dict(spec.setting),
         "seed": spec.seed,
-        "scenario_sha256": m["provenance"]["scenario_sha256"],
+        **{key: provenance.get(key) for key in PROVENANCE},
         "metrics": metrics,
     }
 
@@ -212,11 +240,24 @@ def run_sweep(
     workers: int | None = None,
     max_runs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
 ) -> int:
     """Execute the runs of ``specs`` not yet in ``OUT/runs.jsonl`` (at most ``max_runs`` of them),
-    appending each as it finishes; returns how many were executed. ``workers`` = 1 runs in this
-    process; otherwise a process pool of that many (default: all cores). ``progress(done, total)``
-    is called as runs finish."""
+    appending each as it finishes; returns how many were executed.
+
+    Where the runs execute:
+
+    * ``scheduler`` given (``"tcp://HOST:PORT"``): on that Dask distributed cluster. Dask is an
+      optional extra (``pip install 'ucsim[dask]'``); without it, or when the scheduler cannot be
+      reached within ``connect_timeout`` seconds, :class:`SweepError` says so. The workers need
+      ucsim installed, nothing else: the base scenario is sent to them.
+    * otherwise ``workers`` = 1 runs in this process, any other number on a local process pool of
+      that many (default: all cores). This path never imports Dask.
+
+    ``progress(done, total)`` is called before the first run and as runs finish. The runs already
+    executed stay in ``runs.jsonl`` when a later one fails or the sweep is interrupted.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
@@ -238,7 +279,9 @@ def run_sweep(
             if progress:
                 progress(executed, total)
 
-        if workers == 1 or total <= 1:
+        if scheduler is not None:
+            _run_on_dask(pending, scheduler, record, connect_timeout)
+        elif workers == 1 or total <= 1:
             for spec in pending:
                 record(execute_run(spec))
         elif total:
@@ -249,6 +292,57 @@ def run_sweep(
                     for future in finished:
                         record(future.result())
     return executed
+
+
+def _run_on_dask(
+    pending: list[RunSpec],
+    address: str,
+    record: Callable[[dict[str, Any]], None],
+    connect_timeout: float,
+) -> None:
+    """Run ``pending`` on the Dask cluster whose scheduler is at ``address``, calling ``record``
+    with each result in the order they finish.
+
+    Each base scenario is loaded here once and broadcast to every worker; each run is then one
+    task, with a random key (``pure=False``) so that a cluster shared by several sweeps never
+    hands back another sweep's result for an equal-looking task.
+    """
+    try:
+        from distributed import Client, KilledWorker, as_completed
+    except ImportError as error:
+        raise SweepError(
+            "running on a Dask cluster (--scheduler) needs Dask: pip install 'ucsim[dask]' "
+            f"(dask[distributed]); importing it failed: {error}"
+        ) from None
+    try:
+        client = Client(address, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        raise SweepError(
+            f"cannot reach the Dask scheduler at {address!r} within {connect_timeout:g} s: {error}"
+        ) from None
+    try:
+        if not pending:
+            return
+        bases = {
+            name: client.scatter(_base_scenario(name), broadcast=True, hash=False)
+            for name in dict.fromkeys(s.scenario for s in pending)
+        }
+        futures = [client.submit(execute_run, s, bases[s.scenario], pure=False) for s in pending]
+        by_key = {future.key: spec for future, spec in zip(futures, pending, strict=True)}
+        for future in as_completed(futures, loop=client.loop):
+            try:
+                result = future.result()
+            except (ImportError, OSError, KilledWorker) as error:
+                spec = by_key[future.key]
+                raise SweepError(
+                    f"run {spec.run_id} (setting {dict(spec.setting)}, seed {spec.seed}) failed on the "
+                    f"Dask cluster at {address!r}: {type(error).__name__}: {error} "
+                    "(is ucsim installed, at the same version, on every worker?)"
+                ) from None
+            record(result)
+            future.release()
+    finally:
+        client.close()
 
 
 # -- Student t ------------------------------------------------------------------------------------
@@ -338,43 +432,190 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float
 # -- results --------------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, list | dict) else value
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the summary: a setting, a metric, how many runs had it, their mean and the
+    95% Student-t confidence interval of the mean (NaN bounds with fewer than two runs)."""
+
+    setting: dict[str, Any]
+    metric: str
+    n: int
+    mean: float
+    ci95_low: float
+    ci95_high: float
 
 
-def write_results(specs: list[RunSpec], out_dir: str | Path) -> list[Path]:
-    """Write ``runs.csv`` (one row per run of ``specs`` found in ``runs.jsonl``, sorted by run id)
-    and ``summary.csv`` (per setting and metric: n, mean, 95% CI). Returns the paths written."""
-    out = Path(out_dir)
+def default_format() -> str:
+    """``"parquet"`` when pyarrow can be imported, else ``"csv"`` (checked without importing it)."""
+    import importlib.util
+
+    return "parquet" if importlib.util.find_spec("pyarrow") is not None else "csv"
+
+
+def _params(specs: list[RunSpec]) -> list[str]:
+    """The grid parameters, in the order of the sweep file."""
+    return list(dict.fromkeys(k for s in specs for k, _ in s.setting))
+
+
+def _recorded(specs: list[RunSpec], out: Path) -> list[dict[str, Any]]:
+    """The records of ``specs`` found in ``OUT/runs.jsonl``, sorted by run id (so the table does not
+    depend on the order in which runs finished, nor on where they ran)."""
     recorded = read_runs(out / "runs.jsonl")
-    runs = sorted((recorded[s.run_id] for s in specs if s.run_id in recorded), key=lambda r: r["run_id"])
-    params = list(dict.fromkeys(k for s in specs for k, _ in s.setting))
+    return sorted((recorded[s.run_id] for s in specs if s.run_id in recorded), key=lambda r: r["run_id"])
+
+
+def runs_table(specs: list[RunSpec], out_dir: str | Path) -> tuple[list[str], list[list[Any]]]:
+    """The runs table: column names and one row per recorded run of ``specs``, sorted by run id.
+
+    Columns: ``run_id``, one per grid parameter (its dotted key), ``seed``, the :data:`PROVENANCE`
+    fields, then the metrics. A run recorded by an older version lacks some provenance: ``None``.
+    """
+    runs = _recorded(specs, Path(out_dir))
+    params = _params(specs)
     metrics = list(dict.fromkeys(k for r in runs for k in r["metrics"]))
-    with open(out / "runs.csv", "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["run_id", *params, "seed", "scenario_sha256", *metrics])
-        for r in runs:
-            w.writerow(
-                [
-                    r["run_id"],
-                    *(_cell(r["setting"].get(p)) for p in params),
-                    r["seed"],
-                    r["scenario_sha256"],
-                    *(r["metrics"].get(m) for m in metrics),
-                ]
-            )
+    columns = ["run_id", *params, "seed", *PROVENANCE, *metrics]
+    rows = [
+        [
+            r["run_id"],
+            *(r["setting"].get(p) for p in params),
+            r["seed"],
+            *(r.get(k) for k in PROVENANCE),
+            *(r["metrics"].get(m) for m in metrics),
+        ]
+        for r in runs
+    ]
+    return columns, rows
+
+
+def summarise(specs: list[RunSpec], out_dir: str | Path) -> list[SummaryRow]:
+    """Per setting (in the order of the sweep file) and metric: n, mean and 95% CI over the seeds
+    recorded so far. A setting with no recorded run still gets its rows (n = 0, NaN figures)."""
+    runs = _recorded(specs, Path(out_dir))
+    metrics = list(dict.fromkeys(k for r in runs for k in r["metrics"]))
     groups: dict[str, list[dict[str, Any]]] = {}
     for s in specs:
         groups.setdefault(json.dumps(dict(s.setting), sort_keys=True), [])
     for r in runs:
         groups[json.dumps(r["setting"], sort_keys=True)].append(r)
-    with open(out / "summary.csv", "w", encoding="utf-8", newline="") as f:
+    rows: list[SummaryRow] = []
+    for key, members in groups.items():
+        for m in metrics:
+            values = [float(r["metrics"][m]) for r in members if r["metrics"].get(m) is not None]
+            mean, low, high = mean_ci(values)
+            rows.append(SummaryRow(json.loads(key), m, len(values), mean, low, high))
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    """A value as one CSV cell: lists and tables as JSON, ``None`` as an empty cell."""
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[list[Any]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow([*params, "metric", "n", "mean", "ci95_low", "ci95_high"])
-        for key, members in groups.items():
-            setting = json.loads(key)
-            for m in metrics:
-                values = [float(r["metrics"][m]) for r in members if r["metrics"].get(m) is not None]
-                mean, low, high = mean_ci(values)
-                w.writerow([*(_cell(setting.get(p)) for p in params), m, len(values), mean, low, high])
-    return [out / "runs.csv", out / "summary.csv"]
+        w.writerow(columns)
+        w.writerows([_cell(v) for v in row] for row in rows)
+
+
+def _write_parquet(path: Path, columns: list[str], rows: list[list[Any]]) -> None:
+    """Write a table with pyarrow, letting it infer each column's type. A column it cannot type
+    (e.g. a grid parameter whose values are a number in one setting and a string in another) is
+    stored as the JSON text of each value, as in the CSV."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = []
+    for i, _ in enumerate(columns):
+        values = [row[i] for row in rows]
+        try:
+            array = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+            array = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+        if pa.types.is_null(array.type):  # every value missing (e.g. no mutant): keep a usable type
+            array = array.cast(pa.string() if columns[i] in PROVENANCE else pa.float64())
+        arrays.append(array)
+    pq.write_table(pa.Table.from_arrays(arrays, names=columns), path)
+
+
+def write_results(
+    specs: list[RunSpec],
+    out_dir: str | Path,
+    fmt: str = "csv",
+    plots: bool = False,
+) -> list[Path]:
+    """Write the runs table (``runs.<fmt>``, see :func:`runs_table`) and the summary
+    (``summary.<fmt>``: the grid parameters, ``metric``, ``n``, ``mean``, ``ci95_low``,
+    ``ci95_high``), and with ``plots`` one PNG per metric in ``plots/`` (:func:`write_plots`).
+    ``fmt`` is ``"csv"`` or ``"parquet"`` (which needs pyarrow: :class:`SweepError` otherwise).
+    Returns the paths written."""
+    if fmt not in FORMATS:
+        raise SweepError(f"unknown table format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError as error:
+            raise SweepError(
+                f"the Parquet format needs pyarrow (pip install pyarrow), or use CSV: {error}"
+            ) from None
+    out = Path(out_dir)
+    write = _write_parquet if fmt == "parquet" else _write_csv
+    columns, rows = runs_table(specs, out)
+    write(out / f"runs.{fmt}", columns, rows)
+    summary = summarise(specs, out)
+    params = _params(specs)
+    write(
+        out / f"summary.{fmt}",
+        [*params, "metric", "n", "mean", "ci95_low", "ci95_high"],
+        [
+            [*(s.setting.get(p) for p in params), s.metric, s.n, s.mean, s.ci95_low, s.ci95_high]
+            for s in summary
+        ],
+    )
+    written = [out / f"runs.{fmt}", out / f"summary.{fmt}"]
+    if plots:
+        written += write_plots(summary, params, out / "plots")
+    return written
+
+
+def _label(setting: Mapping[str, Any], params: list[str]) -> str:
+    """A setting as a short axis label: ``policy=easy`` (the last part of each dotted key, unless
+    two parameters share it), one parameter per line."""
+    shorts = [p.rsplit(".", 1)[-1] for p in params]
+    names = shorts if len(set(shorts)) == len(shorts) else params
+    return "\n".join(f"{n}={_cell(setting.get(p))}" for n, p in zip(names, params, strict=True)) or "all"
+
+
+def write_plots(summary: list[SummaryRow], params: list[str], out: Path) -> list[Path]:
+    """One PNG per metric (``out/METRIC.png``): the mean of each setting with its 95% confidence
+    interval as an error bar (no bar when a setting has fewer than two runs). matplotlib is
+    imported here, with the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    by_metric: dict[str, list[SummaryRow]] = {}
+    for row in summary:
+        by_metric.setdefault(row.metric, []).append(row)
+    written = []
+    for metric, rows in by_metric.items():
+        xs = list(range(len(rows)))
+        means = [r.mean for r in rows]
+        below = [0.0 if math.isnan(r.ci95_low) else r.mean - r.ci95_low for r in rows]
+        above = [0.0 if math.isnan(r.ci95_high) else r.ci95_high - r.mean for r in rows]
+        fig, ax = plt.subplots(figsize=(min(30.0, max(6.0, 0.8 * len(rows) + 2)), 4))
+        ax.errorbar(xs, means, yerr=[below, above], fmt="o", capsize=4)
+        ax.set_xlim(-0.5, len(rows) - 0.5)
+        ax.set_xticks(xs, [_label(r.setting, params) for r in rows], rotation=30 if len(rows) > 6 else 0)
+        n = sorted({r.n for r in rows})
+        runs = str(n[0]) if len(n) == 1 else f"{n[0]}-{n[-1]}"
+        ax.set(ylabel=metric, title=f"{metric}: mean and 95% CI over {runs} seeds per setting")
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        path = out / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', metric)}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written

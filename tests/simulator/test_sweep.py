@@ -1,22 +1,30 @@
-"""Sweeps (local path): the sweep file, resumability, 1 vs 2 workers, and the Student-t intervals."""
+"""Sweeps (local path): the sweep file, resumability, 1 vs 2 workers, the Student-t intervals, the
+results (runs table as CSV and Parquet with provenance, summary, plots), and no Dask on this path."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from simulator.sweep import (
+    PROVENANCE,
     SweepError,
+    default_format,
     load_sweep,
     mean_ci,
     plan_runs,
     read_runs,
     run_sweep,
+    runs_table,
     student_t_quantile,
+    summarise,
     write_results,
 )
 
@@ -126,11 +134,12 @@ def test_one_and_two_workers_agree(tmp_path: Path) -> None:
 
 
 def test_cli(tmp_path: Path) -> None:
-    """`ucsim sweep` writes runs.csv and summary.csv (mean and CI per setting and metric)."""
+    """`ucsim sweep` writes runs.csv, summary.csv (mean and CI per setting and metric) and one plot
+    per metric; started again it executes nothing; a missing file is exit 2."""
     from ucsim.cli import main
 
     out = tmp_path / "out"
-    args = ["sweep", str(_sweep_file(tmp_path)), "--out", str(out), "--workers", "2"]
+    args = ["sweep", str(_sweep_file(tmp_path)), "--out", str(out), "--workers", "2", "--format", "csv"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "4 executed" in result.output
@@ -139,7 +148,124 @@ def test_cli(tmp_path: Path) -> None:
     assert all(r["n"] == "2" for r in summary)
     for r in summary:
         assert float(r["ci95_low"]) <= float(r["mean"]) <= float(r["ci95_high"])
+    metrics = {r["metric"] for r in summary}
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert plots == sorted(f"{m}.png" for m in metrics)
+    assert (out / "plots" / "wait_mean_s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and "0 executed" in again.output
     bad = CliRunner().invoke(main, ["sweep", str(tmp_path / "missing.toml"), "--out", str(out)])
     assert bad.exit_code == 2
+
+
+def test_runs_table_has_provenance(tmp_path: Path) -> None:
+    """One row per run: run id, setting, seed, then scenario name and hash, variant, mutant and the
+    ucsim version, then the metrics; a run's hash is that of the scenario it simulated."""
+    from simulator.engine import scenario_hash
+    from simulator.scenario import load_default_scenario
+    from ucsim import __version__
+
+    sweep, base = load_sweep(_sweep_file(tmp_path))
+    specs = plan_runs(sweep, base)
+    run_sweep(specs, tmp_path, workers=1)
+    columns, rows = runs_table(specs, tmp_path)
+    assert columns[:8] == ["run_id", "providers.1.scheduling.policy", "seed", *PROVENANCE]
+    assert len(rows) == 4
+    by_id = {s.run_id: s for s in specs}
+    for row in rows:
+        cell = dict(zip(columns, row, strict=True))
+        spec = by_id[cell["run_id"]]
+        simulated = load_default_scenario().with_overrides(
+            {**dict(spec.overrides), **dict(spec.setting), "seed": spec.seed}
+        )
+        assert cell["scenario_sha256"] == scenario_hash(simulated)
+        assert (cell["seed"], cell["providers.1.scheduling.policy"]) == (
+            spec.seed,
+            dict(spec.setting)["providers.1.scheduling.policy"],
+        )
+        assert (cell["scenario"], cell["variant"], cell["mutant"]) == ("default", "documented", None)
+        assert cell["ucsim_version"] == __version__
+
+
+def test_parquet_and_csv_hold_the_same_tables(tmp_path: Path) -> None:
+    """The Parquet runs table and summary have the CSV's columns and values, with real types."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    sweep, base = load_sweep(_sweep_file(tmp_path))
+    specs = plan_runs(sweep, base)
+    run_sweep(specs, tmp_path, workers=1)
+    written = write_results(specs, tmp_path, fmt="parquet")
+    assert [p.name for p in written] == ["runs.parquet", "summary.parquet"]
+    write_results(specs, tmp_path, fmt="csv")
+    runs = pq.read_table(tmp_path / "runs.parquet")
+    assert str(runs.schema.field("seed").type) == "int64"
+    assert str(runs.schema.field("wait_mean_s").type) == "double"
+    assert str(runs.schema.field("mutant").type) == "string"  # all missing, still typed
+    csv_rows = _rows(tmp_path / "runs.csv")
+    assert runs.column_names == list(csv_rows[0])
+    for got, want in zip(runs.to_pylist(), csv_rows, strict=True):
+        assert {k: "" if v is None else str(v) for k, v in got.items()} == want
+    summary = pq.read_table(tmp_path / "summary.parquet").to_pylist()
+    csv_summary = _rows(tmp_path / "summary.csv")
+    assert len(summary) == len(csv_summary) == 2 * len({r["metric"] for r in csv_summary})
+    for got, want in zip(summary, csv_summary, strict=True):
+        assert got["metric"] == want["metric"] and got["n"] == int(want["n"])
+        assert got["mean"] == float(want["mean"])
+
+
+def test_parquet_without_pyarrow_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--format parquet without pyarrow: SweepError naming pyarrow, and the CSV way still works."""
+    sweep, base = load_sweep(_sweep_file(tmp_path))
+    specs = plan_runs(sweep, base)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(SweepError, match="needs pyarrow"):
+        write_results(specs, tmp_path, fmt="parquet")
+    with pytest.raises(SweepError, match="unknown table format 'xlsx'"):
+        write_results(specs, tmp_path, fmt="xlsx")
+    assert [p.name for p in write_results(specs, tmp_path, fmt="csv")] == ["runs.csv", "summary.csv"]
+
+
+def test_default_format_follows_pyarrow() -> None:
+    """auto means Parquet exactly when pyarrow is importable."""
+    import importlib.util
+
+    want = "parquet" if importlib.util.find_spec("pyarrow") else "csv"
+    assert default_format() == want
+
+
+def test_summary_of_a_partial_sweep(tmp_path: Path) -> None:
+    """Settings with no run yet keep their rows (n = 0, NaN); one run gives a mean, no interval."""
+    sweep, base = load_sweep(_sweep_file(tmp_path))
+    specs = plan_runs(sweep, base)
+    run_sweep(specs[:1], tmp_path, workers=1)
+    rows = summarise(specs, tmp_path)
+    first = dict(specs[0].setting)
+    assert {r.n for r in rows if r.setting == first} == {1}
+    assert all(r.n == 0 and math.isnan(r.mean) for r in rows if r.setting != first)
+    assert all(math.isnan(r.ci95_low) for r in rows)
+
+
+def test_progress_is_reported_run_by_run(tmp_path: Path) -> None:
+    """The progress callback (the CLI's rich bar) sees 0/N first, then every run."""
+    sweep, base = load_sweep(_sweep_file(tmp_path))
+    seen: list[tuple[int, int]] = []
+    run_sweep(plan_runs(sweep, base), tmp_path, workers=2, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_the_local_path_never_imports_dask(tmp_path: Path) -> None:
+    """A local sweep (pool, tables, plots) runs without loading dask or distributed."""
+    path = _sweep_file(tmp_path)
+    code = (
+        "import sys\n"
+        "from ucsim.cli import main\n"
+        f"args = ['sweep', {str(path)!r}, '--out', {str(tmp_path / 'out')!r}, '--workers', '2', '--no-plots']\n"
+        "try:\n"
+        "    main(args)\n"
+        "except SystemExit as e:\n"
+        "    assert e.code in (0, None), e.code\n"
+        "print('loaded:', *sorted(m for m in sys.modules if m.split('.')[0] in {'dask', 'distributed'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "4 executed" in done.stdout
+    assert done.stdout.splitlines()[-1] == "loaded:"
