@@ -236,21 +236,20 @@ class ReferenceProvider:
             return Answer(404, None, f"no test hook {name!r}")
 
     def _advance(self, ms: int) -> None:
+        """``ms`` pass: running jobs use them (and expire when their allocation is used up), then
+        every queued job starts (the next scheduling pass places it at once)."""
         self._clock_ms += ms
         for jid, row in list(self._rows.items()):
             pj = row.job
-            if pj.phase == QUEUED and not pj.cancelled:
-                row.job = P.on_start(pj)
-                self._monitor(jid)
-                pj = row.job
             if pj.phase == ACTIVE:
                 limit = pj.alloc_ms
                 if limit is not None and pj.ran_ms + ms >= limit:
-                    pj = P.on_tick(pj, limit - pj.ran_ms)
-                    row.job = P.on_allocation_elapsed(pj, self.cfg)
+                    row.job = P.on_allocation_elapsed(P.on_tick(pj, limit - pj.ran_ms), self.cfg)
                 else:
                     row.job = P.on_tick(pj, ms)
-                self._monitor(jid)
+            elif pj.phase == QUEUED and not pj.cancelled:
+                row.job = P.on_start(pj)
+            self._monitor(jid)
 
     # -- reporting -------------------------------------------------------------------------------
     def _monitor(self, jid: int) -> None:

@@ -333,6 +333,15 @@ class TraceRecorder:
         """How many lines this recorder wrote, the catalog included."""
         return self._lines
 
+    def job_json(self, core: CoreJob, time_ms: int) -> dict[str, Any]:
+        """Core's ``Job`` JSON for ``core`` as sent to a provider (see :meth:`_job`); for drivers
+        that play Core themselves, such as the provider test kit."""
+        return self._job(core, time_ms)
+
+    def create_request(self, template: int) -> dict[str, Any]:
+        """The ``jobs.create`` request of a template: ``{"items": [JobSpecification]}``."""
+        return self._pieces[template].create_request
+
     # -- pieces ----------------------------------------------------------------------------------
 
     def _requested_time(self, ms: int) -> dict[str, int]:
