@@ -35,7 +35,9 @@ What happens to a job
    what it may spend, accounting locks it (``LockWallet``) and the provider stops its jobs.
 5. **Faults** (:func:`simulator.workload.fault_events`): a provider crash (``Crash``: no reports, no
    scheduling, creates answered 502; workloads keep running; ``Restart`` after the delay, then what
-   happened meanwhile is reported), a node failure (``NodeFail`` for every job on the node; capacity
+   happened meanwhile is reported; with ``faults.vanish`` a workload that ends meanwhile may vanish
+   instead of exiting, ``Vanish``, and the unknown-state rule of reference §7.2 decides what the
+   restarted provider reports), a node failure (``NodeFail`` for every job on the node; capacity
    back after the repair), a Core restart (``CoreRestart``: unconfirmed jobs are lost; Core answers
    nothing while it is down, so providers retry and users wait).
 
@@ -164,6 +166,9 @@ class _ProviderSim:
     pass_pending: bool = False
     overdue: list[int] = field(default_factory=list)  # allocations that ran out while it was down
     deferred_starts: list[int] = field(default_factory=list)
+    vanish_p: float = 0.0  # a workload that ends while the provider is down vanishes with this probability
+    vanish_rng: Any = None
+    restart_at: int = -1  # when the provider comes back from its current crash (ms)
 
 
 @dataclass
@@ -246,8 +251,10 @@ class Engine:
         self._recoveries = 0
 
         self.providers: dict[str, _ProviderSim] = {}
+        vanish = scenario.faults.vanish
         for i, p in enumerate(scenario.providers):
             b = p.behaviour
+            vanishes = vanish.probability > 0 and (not vanish.providers or p.name in vanish.providers)
             self.providers[p.name] = _ProviderSim(
                 name=p.name,
                 cluster=p.build_cluster(),
@@ -259,6 +266,8 @@ class Engine:
                 start_delay=b.start_delay_s.quantile,
                 rng=self.streams[f"providers:{p.name}:start-delay"],
                 index=i,
+                vanish_p=vanish.probability if vanishes else 0.0,
+                vanish_rng=self.streams[f"faults:vanish:{p.name}"] if vanishes else None,
             )
         self._slices: list[Slice | None] = []
         for t in self.world.templates:
@@ -661,10 +670,13 @@ class Engine:
         job = self.tables.jobs.get(jid)
         if job is None or job.timer != version or job.pj is None or job.pj.phase != ACTIVE:
             return
-        if exits:
-            self._workload_step(job, A.Exit(jid, job.arrival.exit_code))
-            return
         ps = self.providers[job.template.provider]
+        if exits:
+            if ps.vanish_p and not self.tables.up[ps.name] and ps.vanish_rng.random() < ps.vanish_p:
+                self._vanish(ps, job)
+            else:
+                self._workload_step(job, A.Exit(jid, job.arrival.exit_code))
+            return
         if not self.tables.up[ps.name]:
             # The provider enforces allocations; while it is down the workload runs on.
             job.overdue = True
@@ -675,6 +687,18 @@ class Engine:
         if job.pj is not None and job.pj.phase == ACTIVE:  # the provider let it run on
             job.ignore_alloc = True
             self._arm_end(job)
+
+    def _vanish(self, ps: _ProviderSim, job: LiveJob) -> None:
+        """The workload ended while its provider is down, and its record is gone by the time the
+        restarted provider's first monitoring pass looks for it (``Vanish``). Whether the wall clock
+        has then passed the job's ``expiresAt`` (latest start + allocation, as the IM computes it) is
+        decided here, from the clock: the spec's unknown-state rule does the rest."""
+        self.metrics.faults["vanish"] += 1
+        pj = job.pj
+        assert pj is not None
+        first_pass = (ps.restart_at // ps.monitor_ms + 1) * ps.monitor_ms  # as _dirty schedules it
+        past = pj.alloc_ms is not None and job.start_ms >= 0 and first_pass > job.start_ms + pj.alloc_ms
+        self._workload_step(job, A.Vanish(job.id, past))
 
     def _credit(self, job: LiveJob) -> None:
         """Credit the running time since the last credit to the spec (``Tick(job, ms)``)."""
@@ -826,7 +850,9 @@ class Engine:
             return
         self.metrics.faults["provider-crash"] += 1
         self._global_step(A.Crash(pid))
-        self._recovery(round(ev.duration_s * 1000), self._restart, pid)
+        down_ms = round(ev.duration_s * 1000)
+        self.providers[pid].restart_at = self.now + down_ms
+        self._recovery(down_ms, self._restart, pid)
 
     def _restart(self, pid: str) -> None:
         self._global_step(A.Restart(pid))

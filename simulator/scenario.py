@@ -1271,12 +1271,24 @@ class CoreRestartConfig(_Rate):
     downtime_s: Distribution = Field(default_factory=lambda: Constant(value=10.0))
 
 
+class VanishConfig(_Model):
+    """A workload of a provider in ``providers`` (default: all) that ends while its provider is down
+    vanishes with ``probability``: its record is gone from the cluster when the restarted provider
+    looks for it (Slurm purged the finished job), so the provider cannot tell how it ended. What it
+    reports then is the unknown-state rule's business (reference §7.2; ``spec.actions.Vanish``).
+    Needs provider crashes to happen at all."""
+
+    probability: Probability = 0.0
+    providers: list[str] = Field(default_factory=list)
+
+
 class FaultsConfig(_Model):
     """What goes wrong. Everything is off by default."""
 
     provider_crash: ProviderCrashConfig = Field(default_factory=ProviderCrashConfig)
     node_failure: NodeFailureConfig = Field(default_factory=NodeFailureConfig)
     core_restart: CoreRestartConfig = Field(default_factory=CoreRestartConfig)
+    vanish: VanishConfig = Field(default_factory=VanishConfig)
 
 
 # ======================================================================================= scenario
@@ -1436,6 +1448,7 @@ class Scenario(_Model):
             ),
             "extension_ms": self.workload.extensions.amount_s * 1000,
             "exit_codes": (0, *dict.fromkeys(self.workload.exit_codes.codes)),
+            "vanish": self.faults.vanish.probability > 0,
         }
         defaults.update(bounds)
         names = tuple(p.name for p in self.providers)
@@ -1688,7 +1701,7 @@ def _check_names(s: Scenario, problems: _Problems) -> None:
                     ("network", key, name) if key == "per_provider" else ("network", key, i, "provider")
                 )
                 add(path, _unknown("provider", name, providers))
-    for kind in ("provider_crash", "node_failure"):
+    for kind in ("provider_crash", "node_failure", "vanish"):
         for i, name in enumerate(getattr(s.faults, kind).providers):
             if name not in providers:
                 add(("faults", kind, "providers", i), _unknown("provider", name, providers))

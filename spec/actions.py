@@ -10,7 +10,8 @@ Each action is a small named tuple, so that it is cheap to create, hashable, and
 * **workloads** at a provider change by themselves: :class:`Start` (the provider's scheduler
   starts it), :class:`Exit` (the application exits with a code), :class:`NodeFail`, :class:`Tick`
   (running time passes), :class:`AllocationElapsed` (the time allocation is used up; the untimed
-  stand-in for the clock, DESIGN "Time");
+  stand-in for the clock, DESIGN "Time"), :class:`Vanish` (the workload's record disappears while
+  its provider is down; only in worlds with ``vanish`` on);
 * **providers** report to Core (:class:`Report`, :class:`ReportUsage`), stop jobs of locked
   wallets (:class:`EnforceLock`), crash and restart (:class:`Crash`, :class:`Restart`), and a
   misbehaving provider may send an update for a job it does not own (:class:`Impersonate`);
@@ -121,6 +122,24 @@ class AllocationElapsed(NamedTuple):
     job: int
 
 
+class Vanish(NamedTuple):
+    """The job's workload vanishes while its provider is down: when the restarted provider's first
+    monitoring pass looks for it, its record is gone from the cluster (Slurm purged it, a pod was
+    deleted), so the provider cannot tell how it ended (reference §7.2, §7.4; cause ``vanished``).
+
+    ``past_expiry`` says whether, when that pass runs, the wall clock has passed the job's
+    ``expiresAt`` (latest ``startedAt`` + allocation), which decides what the IM reports under the
+    ``unknown-state-wall-clock`` rule. The untimed model has no clock, so this is a choice, made
+    here and remembered in the provider's row: ``expiresAt`` is wall-clock time and the provider's
+    downtime is unbounded, so *any* started job with an allocation may be found missing after it
+    (``Vanish(job, True)``), whatever its true running time; a job that never started has no
+    ``expiresAt`` (only ``Vanish(job, False)``). A timed driver computes it from its clock.
+    """
+
+    job: int
+    past_expiry: bool = False
+
+
 class Report(NamedTuple):
     """The provider reports the job's state to Core (``jobs.control.update``).
 
@@ -188,6 +207,7 @@ Action = (
     | NodeFail
     | Tick
     | AllocationElapsed
+    | Vanish
     | Report
     | ReportUsage
     | EnforceLock
@@ -200,7 +220,7 @@ Action = (
 
 USER_ACTIONS = (Submit, Terminate, Extend, Suspend, Unsuspend, Follow, OpenSession)
 NETWORK_ACTIONS = (Deliver, Duplicate, Lose)
-WORKLOAD_ACTIONS = (Start, Exit, NodeFail, Tick, AllocationElapsed)
+WORKLOAD_ACTIONS = (Start, Exit, NodeFail, Tick, AllocationElapsed, Vanish)
 
 # Weak fairness (for liveness): an action of these kinds that stays enabled is eventually taken.
 # Workload events (exit, node failure), user requests, faults and the scheduler's Start are not

@@ -83,6 +83,8 @@ class ExploreSettings:
       (time extensions; usage reports and a wallet lock; ``expectedState`` guards and re-assertions;
       following logs and interactive sessions). Each multiplies the state space, so they are off by
       default and the mutant tests turn on what each mutant needs;
+    * ``vanish``: a workload may vanish while its provider is down (:class:`spec.actions.Vanish`;
+      the unknown-state rule of reference §7.2 then decides what is reported);
     * ``requests``: template names of :func:`spec.examples.default_requests` to submit instead of
       the ones chosen by ``exclusive_resources`` and ``providers``.
     """
@@ -97,6 +99,7 @@ class ExploreSettings:
     accounting: bool = False
     guards: bool = False
     sessions: bool = False
+    vanish: bool = False
     requests: tuple[str, ...] | None = None
 
     def validate(self) -> None:
@@ -133,6 +136,7 @@ class ExploreSettings:
             update_guards=self.guards,
             extension_ms=World.extension_ms if self.extend else 0,
             impersonation=self.providers > 1,
+            vanish=self.vanish,
         )
 
     def budgets(self) -> Budgets:
@@ -179,6 +183,7 @@ _PJOB = attrgetter(
     "charged",
     "cancelled",
     "reasserted",
+    "past_expiry",
 )
 Perm = dict[int, int]
 
@@ -752,7 +757,7 @@ def iter_story(cx: Counterexample) -> Iterator[tuple[int, str, Step]]:
 # --------------------------------------------------------------------------- telling the story
 
 _USER_ACTIONS = (A.Submit, A.Terminate, A.Extend, A.Suspend, A.Unsuspend, A.Follow, A.OpenSession)
-_WORKLOAD_ACTIONS = (A.Start, A.Exit, A.NodeFail, A.Tick, A.AllocationElapsed)
+_WORKLOAD_ACTIONS = A.WORKLOAD_ACTIONS
 _PROVIDER_ACTIONS = (A.Report, A.ReportUsage, A.EnforceLock)
 
 

@@ -27,6 +27,7 @@ from spec.state import (
     CAUSE_NODE_FAILURE,
     CAUSE_TIME_ALLOCATION,
     CAUSE_USER_CANCEL,
+    CAUSE_VANISHED,
     ENDED,
     EXPIRED,
     FAILURE,
@@ -61,7 +62,11 @@ def implied_state(job: ProviderJob, cfg: Config) -> str:
     Outcomes (DESIGN "Job life cycle"; legacy Jobs.kt doc strings): any exit code is SUCCESS (the
     ``nonzero-exit-failure`` rule: FAILURE, as k8s containers/monitor.go: terminationState does);
     cancellation, lost credits and lost permissions are SUCCESS; only a hardware fault is FAILURE;
-    only a used-up allocation is EXPIRED.
+    only a used-up allocation is EXPIRED; a workload that vanished is SUCCESS, or under the
+    ``unknown-state-wall-clock`` rule EXPIRED when the wall clock had passed its ``expiresAt``.
+
+    (Integrated-application jobs get SUSPENDED from the unknown-state rule instead and are not
+    terminated; the worlds here have no integrated applications, so that branch is not modelled.)
     """
     phase = job.phase
     if phase == QUEUED:
@@ -72,6 +77,10 @@ def implied_state(job: ProviderJob, cfg: Config) -> str:
         return SUSPENDED
     if cfg.m_legacy_canceling and job.cancelled and job.reported != CANCELING and job.reported not in FINAL:
         return CANCELING  # legacy Kotlin's transient state (reference §2.1), not a JobState today
+    if job.cause == CAUSE_VANISHED and cfg.unknown_state_wall_clock:
+        # im2 controller/job_database.go: (*JobUpdateBatch).End -> jobUnknownStateTerminationState: a
+        # job not seen in a pass gets EXPIRED if now > expiresAt, else SUCCESS (reference §7.2).
+        return EXPIRED if job.past_expiry else SUCCESS
     return final_state_for(job.cause, job.exit_code, cfg.nonzero_exit_failure or cfg.m_exit_code_failure)
 
 
@@ -160,6 +169,13 @@ def on_allocation_elapsed(job: ProviderJob, cfg: Config) -> ProviderJob:
     if cfg.m_provider_ignores_expiry and job.phase == ACTIVE:
         return replace(job, ran_ms=ran)
     return replace(job, phase=ENDED, cause=CAUSE_TIME_ALLOCATION, ran_ms=ran)
+
+
+def on_vanish(job: ProviderJob, past_expiry: bool) -> ProviderJob:
+    """The workload's record vanished while the provider was down; on restart the provider finds it
+    missing (reference §7.2, §7.4). Its true running time stays what it was; ``past_expiry`` records
+    whether the wall clock had passed the job's ``expiresAt`` then (see :class:`spec.actions.Vanish`)."""
+    return replace(job, phase=ENDED, cause=CAUSE_VANISHED, past_expiry=past_expiry)
 
 
 def on_wallet_locked(job: ProviderJob) -> ProviderJob:

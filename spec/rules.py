@@ -108,6 +108,17 @@ RULES: tuple[Rule, ...] = (
         ucloud_current=True,
     ),
     Rule(
+        "unknown-state-wall-clock",
+        "A job whose workload vanished (its provider cannot see it on a monitoring pass, e.g. Slurm "
+        "purged its record while the provider was down) is given a final state by the wall clock: "
+        "EXPIRED if now > expiresAt (latest startedAt + allocation), else SUCCESS, whatever it really "
+        "ran. Off: a vanished workload ends SUCCESS (DESIGN trace format, cause `vanished`).",
+        "im2 controller/job_database.go: (*JobUpdateBatch).End, jobUnknownStateTerminationState; "
+        "reference §7.2, §7.4, §7.5",
+        documented=False,
+        ucloud_current=True,
+    ),
+    Rule(
         "retries-appended",
         "Core appends a redelivered (retried) update to the job's log again instead of recognising it as a "
         "retry of one it already handled.",

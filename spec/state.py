@@ -125,7 +125,9 @@ class ProviderJob:
     ``reported`` is the provider's copy of the job state (the IM's ``tracked_jobs`` row); the
     provider reports whenever the state its workload implies differs from it (``TrackState``,
     im2 controller/job_database.go). ``ran_ms`` is the workload's true cumulative RUNNING time and
-    ``charged`` the last absolute usage the provider reported for it.
+    ``charged`` the last absolute usage the provider reported for it. ``past_expiry`` is only ever
+    set for a workload that vanished (cause ``vanished``): the wall clock had passed the job's
+    ``expiresAt`` when the provider found it missing (see :class:`spec.actions.Vanish`).
     """
 
     id: int
@@ -141,6 +143,7 @@ class ProviderJob:
     charged: int = 0
     cancelled: bool = False
     reasserted: bool = False
+    past_expiry: bool = False
 
 
 @dataclass(frozen=True, slots=True)

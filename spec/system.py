@@ -173,6 +173,12 @@ class ProtocolModel:
                     if up and pj.alloc_ms is not None and pj.ran_ms < pj.alloc_ms:
                         yield A.AllocationElapsed(jid)
                 if not up:
+                    if world.vanish and phase != ENDED:
+                        # The workload's record disappears while its provider is down (§7.2, §7.4);
+                        # past expiresAt only for a started job with an allocation (see A.Vanish).
+                        yield A.Vanish(jid)
+                        if pj.alloc_ms is not None and phase != QUEUED:
+                            yield A.Vanish(jid, True)
                     continue
                 implied = implied_state(pj, cfg)
                 if pj.sent < UIDS_PER_JOB - 2:
@@ -617,6 +623,10 @@ class ProtocolModel:
         pid, pj = self._pjob(s, a.job)
         return Transition(self._put_pjob(s, pid, P.on_allocation_elapsed(pj, self.cfg)), (), (a.job,))
 
+    def _vanish(self, s: SystemState, a: A.Vanish, now: int | None) -> Transition:
+        pid, pj = self._pjob(s, a.job)
+        return Transition(self._put_pjob(s, pid, P.on_vanish(pj, a.past_expiry)), (), (a.job,))
+
     # -- providers -------------------------------------------------------------------------------
     def _report(self, s: SystemState, a: A.Report, now: int | None) -> Transition:
         pid, pj = self._pjob(s, a.job)
@@ -750,6 +760,7 @@ ProtocolModel._handlers = {
     A.NodeFail: ProtocolModel._node_fail,
     A.Tick: ProtocolModel._tick,
     A.AllocationElapsed: ProtocolModel._allocation_elapsed,
+    A.Vanish: ProtocolModel._vanish,
     A.Report: ProtocolModel._report,
     A.ReportUsage: ProtocolModel._report_usage,
     A.EnforceLock: ProtocolModel._enforce_lock,

@@ -68,7 +68,11 @@ _INTERVAL_MS = {"PERIODIC_MINUTE": 60_000, "PERIODIC_HOUR": 3_600_000, "PERIODIC
 
 @dataclass
 class World:
-    """The static world and the bounds of the untimed drivers."""
+    """The static world and the bounds of the untimed drivers.
+
+    ``vanish`` lets a workload's record disappear while its provider is down
+    (:class:`spec.actions.Vanish`); off by default, so the default state spaces stay as they are.
+    """
 
     catalog: Catalog
     requests: Sequence[RequestTemplate]
@@ -84,6 +88,7 @@ class World:
     update_guards: bool = True
     accounting: bool = True
     impersonation: bool = True
+    vanish: bool = False
     templates: tuple[Template, ...] = field(init=False)
     owners: tuple[str, ...] = field(init=False)
     _memo: dict[tuple[object, ...], tuple[int, str] | None] = field(init=False, default_factory=dict)

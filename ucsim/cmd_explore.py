@@ -43,6 +43,11 @@ __all__ = ["explore"]
 @click.option("--guards", is_flag=True, help="expectedState guards and re-assertions on updates.")
 @click.option("--sessions", is_flag=True, help="Following logs and interactive sessions.")
 @click.option(
+    "--vanish",
+    is_flag=True,
+    help="A workload may vanish while its provider is down (the unknown-state rule, reference §7.2).",
+)
+@click.option(
     "--request",
     "requests",
     multiple=True,
@@ -81,6 +86,7 @@ def explore(
     accounting: bool,
     guards: bool,
     sessions: bool,
+    vanish: bool,
     requests: tuple[str, ...],
     variant: str,
     rules: tuple[str, ...],
@@ -117,6 +123,7 @@ def explore(
         accounting=accounting,
         guards=guards,
         sessions=sessions,
+        vanish=vanish,
         requests=tuple(requests) or None,
     )
     if max_states is not None and max_states < 1:

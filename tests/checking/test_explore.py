@@ -19,7 +19,7 @@ from spec.explore import (
     relabel_action,
 )
 from spec.rules import resolve
-from spec.state import Budgets
+from spec.state import Budgets, call_uid
 from spec.system import ProtocolModel
 from spec.trace import read_trace
 from spec.world import default_world
@@ -111,6 +111,47 @@ def test_final_to_final_update_is_applied() -> None:
     cx = next(v for v in r.violations if v.name == "terminal-finality")
     assert cx.length == 9
     assert explore(one, resolve("documented")).ok
+
+
+def test_unknown_state_rule_expires_a_vanished_job_by_the_wall_clock() -> None:
+    """§7.2 under ``ucloud-current``: a workload that vanished while its provider was down is reported
+    EXPIRED when the wall clock passed expiresAt, whatever it ran. Hand-computed shortest schedule, 8
+    steps: submit (1), deliver the create (2), start (3), the provider crashes (4), the workload
+    vanishes, the downtime outlasting expiresAt (5), restart (6), the first monitoring pass reports
+    EXPIRED (7), Core applies it (8) after 0 ms of RUNNING time. The create's reply is never needed:
+    Core applies updates to a job it has not confirmed yet (reference §9.3 item 8)."""
+    vanish = ExploreSettings(jobs=1, duplicates=0, vanish=True)
+    r = explore(vanish, resolve("ucloud-current"), stop_at=["expired-only-after-allocation"])
+    cx = next(v for v in r.violations if v.name == "expired-only-after-allocation")
+    assert cx.length == 8
+    assert cx.actions == [
+        A.Submit(0),
+        A.Deliver(call_uid(1, 0)),
+        A.Start(1),
+        A.Crash("k8s"),
+        A.Vanish(1, past_expiry=True),
+        A.Restart("k8s"),
+        A.Report(1),
+        A.Deliver(call_uid(1, 1)),
+    ]
+    assert "EXPIRED after 0 ms of RUNNING time" in cx.reason
+    # The rule is the cause: switched off, ucloud-current holds on this property; documented holds on
+    # all, and documented with the rule switched on breaks the same way.
+    off = explore(vanish, resolve("ucloud-current", ["unknown-state-wall-clock=off"]))
+    assert "expired-only-after-allocation" not in off.violated()
+    assert explore(vanish, resolve("documented")).ok
+    on = explore(vanish, resolve("documented", ["unknown-state-wall-clock=on"]))
+    assert {v.name: v.length for v in on.violations} == {
+        "expired-only-after-allocation": 8,
+        "outcome-matches-cause": 8,
+    }
+
+
+def test_vanish_is_off_by_default_and_does_not_change_the_default_search() -> None:
+    assert ExploreSettings().vanish is False and default_world().vanish is False
+    base = explore(SMALL)
+    with_vanish = explore(ExploreSettings(jobs=2, restart=False, duplicates=0, vanish=True))
+    assert with_vanish.states == base.states  # no crash, so no provider is ever down to vanish under
 
 
 # -- liveness under weak fairness

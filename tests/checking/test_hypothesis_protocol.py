@@ -116,6 +116,11 @@ def test_the_state_machine_exercises_every_action_and_core_transition():
         providers=1, requests=["vm"], exit_codes=(0,), sessions=False, accounting=False, max_suspends=3
     )
     _coverage_run(vm, Budgets(submissions=1, crashes=0, duplicates=0), cov, 300, 40)
+    # Workloads that vanish while their provider is down (World.vanish, off in the worlds above).
+    vanish = default_world(
+        providers=1, requests=["batch"], exit_codes=(0,), sessions=False, accounting=False, vanish=True
+    )
+    _coverage_run(vanish, Budgets(submissions=1, crashes=1, duplicates=0), cov, 100, 30)
     kinds = [t.__name__ for t in typing.get_args(A.Action)]
     transitions = [(a, b) for a, bs in _ALLOWED.items() for b in bs] + [
         (CREATED, IN_QUEUE),

@@ -399,6 +399,20 @@ def test_the_base_scenario_is_valid() -> None:
             58,
             "Input should be",
         ),
+        (
+            "fraction = 0.1\n",
+            "fraction = 0.1\n\n[faults.vanish]\nprobability = 1.5\n",
+            "faults.vanish.probability",
+            60,
+            "less than or equal to 1",
+        ),
+        (
+            "fraction = 0.1\n",
+            'fraction = 0.1\n\n[faults.vanish]\nprobability = 0.1\nproviders = ["lsf"]\n',
+            "faults.vanish.providers[0]",
+            61,
+            "unknown provider 'lsf'",
+        ),
     ],
 )
 def test_errors_name_file_line_and_field(old: str, new: str, path: str, line: int, fragment: str) -> None:
