@@ -309,10 +309,20 @@ def _run_on_dask(
     """
     try:
         from distributed import Client, KilledWorker, as_completed
+        from distributed.utils import CancelledError as DaskCancelledError
     except ImportError as error:
         raise SweepError(
             "running on a Dask cluster (--scheduler) needs Dask: pip install 'ucsim[dask]' "
             f"(dask[distributed]); importing it failed: {error}"
+        ) from None
+    from distributed.comm import get_address_host_port, parse_address
+
+    try:  # a malformed address, refused before a Client exists (a half-built one hangs on exit)
+        if parse_address(address)[0] != "inproc":  # inproc: a cluster inside this process
+            get_address_host_port(address)
+    except ValueError as error:
+        raise SweepError(
+            f"--scheduler {address!r} is not a Dask scheduler address (tcp://HOST:PORT): {error}"
         ) from None
     try:
         client = Client(address, timeout=connect_timeout, set_as_default=False)
@@ -332,12 +342,19 @@ def _run_on_dask(
         for future in as_completed(futures, loop=client.loop):
             try:
                 result = future.result()
-            except (ImportError, OSError, KilledWorker) as error:
+            except (ImportError, OSError, KilledWorker, DaskCancelledError) as error:
+                # The cluster, not the run, failed: a worker without ucsim (it cannot unpickle the
+                # task), a worker or the scheduler gone. A bug in a run still raises as it is.
                 spec = by_key[future.key]
+                hint = (
+                    "is ucsim installed, at the same version, on every worker?"
+                    if isinstance(error, ImportError)
+                    else "the cluster lost a worker or the scheduler"
+                )
                 raise SweepError(
                     f"run {spec.run_id} (setting {dict(spec.setting)}, seed {spec.seed}) failed on the "
-                    f"Dask cluster at {address!r}: {type(error).__name__}: {error} "
-                    "(is ucsim installed, at the same version, on every worker?)"
+                    f"Dask cluster at {address!r}: {type(error).__name__}: {error} ({hint}); the runs "
+                    "finished so far are kept in runs.jsonl"
                 ) from None
             record(result)
             future.release()

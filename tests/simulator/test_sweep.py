@@ -269,3 +269,20 @@ def test_the_local_path_never_imports_dask(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "4 executed" in done.stdout
     assert done.stdout.splitlines()[-1] == "loaded:"
+
+
+def test_bench_sweep_tiny() -> None:
+    """The sweep benchmark, at a tiny size: found by the runner, one figure with its same-run ratio."""
+    from benchmarks import bench_sweep
+    from benchmarks import run as bench_run
+
+    assert bench_sweep in bench_run.discover(["sweep"])
+    [record] = bench_sweep.run(True, settings=2, seeds=1, jobs=5, repeat=1, dask=False)
+    assert (record.name, record.unit, record.baseline) == (
+        "sweep.runs_per_s",
+        "runs/s",
+        "one process (--workers 1)",
+    )
+    assert record.value > 0 and record.baseline_value and record.baseline_value > 0
+    assert record.ratio == pytest.approx(record.value / record.baseline_value)
+    assert record.details["runs"] == 2 and record.details["jobs_per_run"] == 5

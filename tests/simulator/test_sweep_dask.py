@@ -9,11 +9,12 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from simulator.sweep import SweepError, load_sweep, plan_runs, read_runs, run_sweep, write_results
+from simulator.sweep import RunSpec, SweepError, load_sweep, plan_runs, read_runs, run_sweep, write_results
 
 distributed = pytest.importorskip("distributed")
 
@@ -155,6 +156,18 @@ def test_an_unreachable_scheduler_is_a_clear_error(sweep_file: Path, tmp_path: P
     assert not read_runs(tmp_path / "out" / "runs.jsonl")
 
 
+@pytest.mark.parametrize("address", ["http://host:8786", "garbage", "tcp://host", "tcp://host:port"])
+def test_a_malformed_address_is_a_clear_error(sweep_file: Path, tmp_path: Path, address: str) -> None:
+    """An address that is not tcp://HOST:PORT is refused at once, naming it, without a traceback."""
+    from ucsim.cli import main
+
+    args = ["sweep", str(sweep_file), "--out", str(tmp_path / "out"), "--scheduler", address]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert f"Error: --scheduler {address!r} is not a Dask scheduler address" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_without_dask_the_error_says_what_to_install(
     sweep_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,3 +180,30 @@ def test_without_dask_the_error_says_what_to_install(
     assert result.exit_code == 2
     assert "pip install 'ucsim[dask]'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_worker_that_cannot_import_is_a_clear_error(
+    sweep_file: Path, tmp_path: Path, threads_cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker failing to import (as one without ucsim would) stops the sweep with a SweepError
+    naming the run and the likely cause; the runs that finished are kept, and a later start runs
+    the rest."""
+    from simulator import sweep as sweep_module
+
+    original = sweep_module.execute_run
+
+    def broken(spec: RunSpec, base_scenario: Any = None) -> dict[str, Any]:
+        if spec.seed == 4:
+            raise ModuleNotFoundError("No module named 'simpy'")
+        return original(spec, base_scenario)
+
+    sweep, base = load_sweep(sweep_file)
+    specs = plan_runs(sweep, base)
+    out = tmp_path / "out"
+    monkeypatch.setattr(sweep_module, "execute_run", broken)
+    with pytest.raises(SweepError, match=r"seed 4\) failed on the Dask cluster.*is ucsim installed"):
+        run_sweep(specs, out, scheduler=threads_cluster)
+    monkeypatch.setattr(sweep_module, "execute_run", original)
+    kept = read_runs(out / "runs.jsonl")
+    assert all(r["seed"] != 4 for r in kept.values()) and len(kept) < 30
+    assert run_sweep(specs, out, scheduler=threads_cluster) == 30 - len(kept)
