@@ -38,10 +38,11 @@ import errno
 import hmac
 import http.client
 import socket
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -56,6 +57,7 @@ __all__ = [
     "JsonHandler",
     "JsonServer",
     "ProviderUnreachable",
+    "Reply",
     "Unreachable",
     "answer_of",
     "listen",
@@ -170,10 +172,19 @@ def _phrase(status: int) -> str:
         return f"HTTP {status}"
 
 
+class Reply(NamedTuple):
+    """One HTTP response as :meth:`JsonClient.request` returns it."""
+
+    status: int
+    data: bytes
+    reason: str
+    headers: list[tuple[str, str]]
+
+
 class JsonClient:
     """JSON calls to one base URL over kept-alive connections (one per calling thread).
 
-    :meth:`request` returns ``(status, body bytes, reason phrase)`` and raises :class:`Unreachable`
+    :meth:`request` returns a :class:`Reply` and raises :class:`Unreachable`
     (or ``unreachable``, a subclass) when nothing answers. A request that fails on a connection kept
     from an earlier call (the server closed it while idle) is sent once more on a new connection, as
     HTTP clients do; a request on a fresh connection is never repeated.
@@ -219,8 +230,9 @@ class JsonClient:
         path: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes, str]:
-        """Send ``method path`` (``path`` below the base URL's prefix, with its query if any)."""
+    ) -> Reply:
+        """Send ``method path`` (``path`` below the base URL's prefix, with its query if any).
+        ``headers`` are added to (and override) ``Accept``, ``Content-Type`` and the bearer token."""
         sent_headers = {"Accept": "application/json"}
         if body is not None:
             sent_headers["Content-Type"] = "application/json"
@@ -251,7 +263,7 @@ class JsonClient:
                 raise self._unreachable(url, _reason(error)) from None
             if response.will_close:
                 self._drop()
-            return response.status, raw, response.reason
+            return Reply(response.status, raw, response.reason, response.getheaders())
         raise AssertionError("unreachable")  # pragma: no cover
 
     def call_json(self, method: str, path: str, request: Any) -> Answer:
@@ -259,10 +271,10 @@ class JsonClient:
         :class:`Answer`."""
         if method == "GET":
             query = urlencode(request, doseq=True) if isinstance(request, dict) and request else ""
-            status, raw, reason = self.request(method, path + (f"?{query}" if query else ""))
+            reply = self.request(method, path + (f"?{query}" if query else ""))
         else:
-            status, raw, reason = self.request(method, path, _dumps(request))
-        return answer_of(status, raw, reason)
+            reply = self.request(method, path, _dumps(request))
+        return answer_of(reply.status, reply.data, reply.reason)
 
     def close(self) -> None:
         """Close every connection this client opened (from any thread)."""
@@ -434,6 +446,15 @@ class JsonServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke (the client left, or :meth:`close` shut it) is not worth a
+        traceback; anything else is one line on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        with contextlib.suppress(OSError, ValueError):
+            print(f"{self.url}: request from {client_address[0]} failed: {error!r}", file=sys.stderr)
 
     def close(self) -> None:
         """Stop serving, close the listening socket and every open connection. Idempotent."""

@@ -64,7 +64,7 @@ from providerkit.reference import MISBEHAVIOURS, ReferenceProvider
 from spec.rules import DEFAULT, Config
 from spec.world import World
 
-__all__ = ["ProviderServer", "SpawnedServer", "main", "serve", "spawn"]
+__all__ = ["ProviderServer", "SpawnedServer", "main", "read_first_line", "serve", "spawn"]
 
 _CONTROL_PATH_OF = {call: path for path, call in CONTROL_PATHS.items()}
 
@@ -138,9 +138,9 @@ class ProviderServer:
         log: IO[str] | None = None,
     ) -> None:
         self.token = token
+        self.timeout_s = timeout_s
         self._log = log if log is not None else sys.stderr
         self._core = JsonClient(core_url, token=token, timeout_s=timeout_s)
-        self.core_url = self._core.base_url
         self.provider = ReferenceProvider(world, provider_id, self._send, config, misbehave)
         self.routes: dict[str, tuple[str, str]] = {
             f"/ucloud/{provider_id}/jobs{suffix}": (method, call)
@@ -153,6 +153,17 @@ class ProviderServer:
     def url(self) -> str:
         """The provider's base URL, e.g. ``http://127.0.0.1:40125`` (the kit's ``--provider-url``)."""
         return self._server.url
+
+    @property
+    def core_url(self) -> str:
+        """Where the provider sends its control calls. Settable (e.g. to a recording proxy started
+        after the provider)."""
+        return self._core.base_url
+
+    @core_url.setter
+    def core_url(self, url: str) -> None:
+        old, self._core = self._core, JsonClient(url, token=self.token, timeout_s=self.timeout_s)
+        old.close()
 
     def _send(self, call: str, request: Any) -> Answer:
         """Deliver one control call to Core (synchronously; the provider holds its lock, so in order)."""
@@ -282,18 +293,21 @@ def spawn(
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr_file, env=env, cwd=root)
     server = SpawnedServer(process, "", stderr_file)
     try:
-        server.url = _first_line(process, timeout_s)
+        server.url = read_first_line(process, timeout_s)
     except BaseException as error:
         log = server.stderr().strip()
         server.close()
         if isinstance(error, RuntimeError):
-            raise RuntimeError(f"{error}; its stderr:\n{log}" if log else str(error)) from None
+            raise RuntimeError(
+                f"providerkit.server: {error}" + (f"; its stderr:\n{log}" if log else "")
+            ) from None
         raise
     return server
 
 
-def _first_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
-    """The first line the process prints, read within ``timeout_s``."""
+def read_first_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
+    """The first line a child process prints on its stdout pipe (its URL, for ``providerkit.server``
+    and ``ucsim record``), read within ``timeout_s``; ``RuntimeError`` if it exits or stays silent."""
     assert process.stdout is not None
     fd = process.stdout.fileno()
     data = b""
@@ -303,13 +317,13 @@ def _first_line(process: subprocess.Popen[bytes], timeout_s: float) -> str:
         while b"\n" not in data:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise RuntimeError(f"providerkit.server printed no URL within {timeout_s:g} s")
+                raise RuntimeError(f"the process printed no line within {timeout_s:g} s")
             if not selector.select(left):
                 continue
             chunk = os.read(fd, 4096)
             if not chunk:
                 code = process.wait(timeout=5)
-                raise RuntimeError(f"providerkit.server exited with status {code} before printing its URL")
+                raise RuntimeError(f"the process exited with status {code} before printing a line")
             data += chunk
     return data.split(b"\n", 1)[0].decode().strip()
 

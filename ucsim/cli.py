@@ -126,3 +126,11 @@ main.add_command(_check)
 from ucsim.cmd_sweep import sweep as _sweep  # noqa: E402
 
 main.add_command(_sweep)
+
+from ucsim.cmd_record import record as _record  # noqa: E402
+
+main.add_command(_record)
+
+from ucsim.cmd_conformance import conformance as _conformance  # noqa: E402
+
+main.add_command(_conformance)
