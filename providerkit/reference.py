@@ -248,7 +248,11 @@ class ReferenceProvider:
                 else:
                     row.job = P.on_tick(pj, ms)
             elif pj.phase == QUEUED and not pj.cancelled:
-                row.job = P.on_start(pj)
+                if self.cfg.m_expire_early and pj.alloc_ms is not None and ms >= pj.alloc_ms:
+                    # the expire-early mutant counts the allocation from submission, queue included
+                    row.job = P.on_allocation_elapsed(pj, self.cfg)
+                else:
+                    row.job = P.on_start(pj)
             self._monitor(jid)
 
     # -- reporting -------------------------------------------------------------------------------
