@@ -14,6 +14,12 @@ obligation is left open.
 
 A failure raises :class:`PropertyViolated`, whose message is the numbered schedule that Hypothesis
 shrank, and the violated property with its meaning and UCloud source.
+
+**Plugging in a real provider.** This machine runs the spec's provider inside the model. To run the
+same kind of schedules against a provider of one's own (any language, over HTTP), use the provider
+test kit: :func:`providerkit.kit.run_kit` drives a :class:`providerkit.adapter.ProviderAdapter` (the
+provider calls in, ``jobs.control.update`` out, optional test hooks) with Hypothesis, plays Core
+itself and judges every call with the trace checker, which applies the same properties.
 """
 
 from __future__ import annotations
@@ -234,7 +240,9 @@ def run_machine(
     tests that only need to know *whether* something is found."""
     from hypothesis import HealthCheck, Phase, settings
 
-    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.generate)
+    # Phase.explain reruns a failure many times to annotate it; the machines explain their failures
+    # themselves (PropertyViolated), so it only costs time.
+    phases = (Phase.explicit, Phase.generate, Phase.shrink) if shrink else (Phase.explicit, Phase.generate)
     machine.TestCase.settings = settings(
         max_examples=examples,
         stateful_step_count=steps,
