@@ -15,8 +15,9 @@ number of seeds::
 One *run* is one (setting, seed). Runs execute on a local process pool or, given the address of
 a Dask scheduler, on a Dask distributed cluster (:func:`run_sweep`). Either way each finished run
 is appended as one JSON line to ``OUT/runs.jsonl`` under its run id (a hash of setting and seed),
-so a sweep started again skips the runs already there, whichever backend ran them. A run is a pure
-function of its (scenario, setting, seed), so where it ran never changes its record.
+so a sweep started again skips the runs already there, whichever backend ran them (``OUT/sweep.json``
+pins the base scenario and overrides those runs had, so another sweep cannot resume into them). A run
+is a pure function of its (scenario, setting, seed), so where it ran never changes its record.
 
 :func:`write_results` turns the records into one table with a row per run (``OUT/runs.parquet``
 or ``OUT/runs.csv``: run id, setting, seed, provenance, metrics), ``OUT/summary.*`` with the mean
@@ -178,9 +179,21 @@ def plan_runs(sweep: SweepFile, base: str) -> list[RunSpec]:
     ]
 
 
-@lru_cache(maxsize=4)
 def _base_scenario(base: str) -> Any:
-    """The base scenario, loaded once per process."""
+    """The base scenario ("default" or a path), loaded once per process and file version: a file
+    changed since (another size or modification time) is read again."""
+    if base == "default":
+        return _load_base(base, None)
+    try:
+        stat = Path(base).stat()
+    except OSError:
+        return _load_base(base, None)  # load_scenario says why it cannot be read
+    return _load_base(base, (stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4)
+def _load_base(base: str, version: tuple[int, int] | None) -> Any:
+    """Load a base scenario; ``version`` only keys the cache."""
     from simulator.scenario import load_default_scenario, load_scenario
 
     return load_default_scenario() if base == "default" else load_scenario(base)
@@ -234,6 +247,49 @@ def read_runs(path: Path) -> dict[str, dict[str, Any]]:
     return runs
 
 
+def _check_same_sweep(specs: list[RunSpec], out: Path) -> None:
+    """Make sure ``OUT`` holds runs of this sweep only, or none.
+
+    A run id hashes the setting and the seed only, so runs of two sweeps that differ in their base
+    scenario or their fixed overrides would share ids, and the second would silently skip runs it
+    never made. ``OUT/sweep.json`` records the sha256 of the base scenario (its seed aside) and the
+    overrides of the first start; a later start with others is refused (:class:`SweepError`). Adding seeds or grid
+    values keeps the identity, so a sweep can grow in place."""
+    if not specs:
+        return
+    from simulator.engine import scenario_hash
+
+    identities = {
+        json.dumps(
+            {
+                # the base's own seed is replaced in every run: it is not part of the identity
+                "base_scenario_sha256": scenario_hash(_base_scenario(s.scenario).with_overrides({"seed": 0})),
+                "overrides": dict(s.overrides),
+            },
+            sort_keys=True,
+        )
+        for s in {(s.scenario, s.overrides): s for s in specs}.values()
+    }
+    if len(identities) > 1:
+        raise SweepError("the runs given mix base scenarios or overrides: plan them as separate sweeps")
+    [identity] = identities
+    manifest = out / "sweep.json"
+    if not manifest.exists():
+        manifest.write_text(identity + "\n", encoding="utf-8")
+        return
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise SweepError(f"{manifest}: unreadable ({error}); remove it if this folder is yours") from None
+    wanted = json.loads(identity)
+    if recorded != wanted:
+        changed = sorted(k for k in wanted if recorded.get(k) != wanted[k])
+        raise SweepError(
+            f"{out} holds the runs of another sweep ({' and '.join(changed)} differ, see {manifest}): "
+            "use another --out, or remove that folder to start over"
+        )
+
+
 def run_sweep(
     specs: list[RunSpec],
     out_dir: str | Path,
@@ -256,10 +312,13 @@ def run_sweep(
       that many (default: all cores). This path never imports Dask.
 
     ``progress(done, total)`` is called before the first run and as runs finish. The runs already
-    executed stay in ``runs.jsonl`` when a later one fails or the sweep is interrupted.
+    executed stay in ``runs.jsonl`` when a later one fails or the sweep is interrupted. ``OUT``
+    must not hold the runs of a sweep with another base scenario or overrides (``OUT/sweep.json``
+    says which it holds; :class:`SweepError` otherwise).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _check_same_sweep(specs, out)
     log = out / "runs.jsonl"
     done = read_runs(log)
     pending = [s for s in specs if s.run_id not in done]

@@ -286,3 +286,29 @@ def test_bench_sweep_tiny() -> None:
     assert record.value > 0 and record.baseline_value and record.baseline_value > 0
     assert record.ratio == pytest.approx(record.value / record.baseline_value)
     assert record.details["runs"] == 2 and record.details["jobs_per_run"] == 5
+
+
+def test_an_out_folder_of_another_sweep_is_refused(tmp_path: Path) -> None:
+    """Run ids hash setting and seed only: resuming into a folder whose runs had other overrides or
+    another base scenario is refused (they would be skipped as if done); more seeds are fine."""
+    out = tmp_path / "out"
+    sweep, base = load_sweep(_sweep_file(tmp_path))
+    assert run_sweep(plan_runs(sweep, base), out, workers=1, max_runs=1) == 1
+    before = (out / "runs.jsonl").read_text(encoding="utf-8")
+    other, base = load_sweep(_sweep_file(tmp_path, SWEEP.replace('"run.jobs" = 40', '"run.jobs" = 41')))
+    with pytest.raises(SweepError, match=r"holds the runs of another sweep \(overrides differ"):
+        run_sweep(plan_runs(other, base), out, workers=1)
+    assert (out / "runs.jsonl").read_text(encoding="utf-8") == before
+    scenario = tmp_path / "base.toml"
+    from simulator.scenario import default_scenario_text
+
+    text = default_scenario_text()
+    scenario.write_text(text.replace("seed = ", "seed = 1", 1), encoding="utf-8")  # its seed aside,
+    same, base = load_sweep(_sweep_file(tmp_path, SWEEP.replace('"default"', '"base.toml"')))
+    assert run_sweep(plan_runs(same, base), out, workers=1, max_runs=0) == 0  # the same scenario
+    scenario.write_text(text.replace('users = ["alice"', 'users = ["zoe", "alice"'), encoding="utf-8")
+    changed, base = load_sweep(_sweep_file(tmp_path, SWEEP.replace('"default"', '"base.toml"')))
+    with pytest.raises(SweepError, match="base_scenario_sha256 differ"):
+        run_sweep(plan_runs(changed, base), out, workers=1)
+    more, base = load_sweep(_sweep_file(tmp_path, SWEEP.replace("seeds = 2", "seeds = 3")))
+    assert run_sweep(plan_runs(more, base), out, workers=1, max_runs=0) == 0
