@@ -81,8 +81,10 @@ def sweep(
 
     Exit status: 0 done, 2 bad sweep file or options, Dask missing or unreachable.
 
-    Examples: ucsim sweep simulator/scenarios/sweep_example.toml --out out/sweep --workers 4
-    ucsim sweep simulator/scenarios/sweep_example.toml --scheduler tcp://10.0.0.5:8786
+    \b
+    Examples:
+      ucsim sweep simulator/scenarios/sweep_example.toml --out out/sweep --workers 4
+      ucsim sweep simulator/scenarios/sweep_example.toml --scheduler tcp://10.0.0.5:8786
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -101,7 +103,8 @@ def sweep(
     where = f"runs on {scheduler}" if scheduler else "runs"
     columns = (TextColumn(where), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        # the bar only on a terminal: in a log or a pipe it would leave a blank line behind
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task("sweep", total=None)
 
             def update(done: int, total: int) -> None:
