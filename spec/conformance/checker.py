@@ -8,7 +8,8 @@ record per job and judges every line as it comes:
 
 * ``jobs.create`` answered 2xx for a request that breaks a submission rule, or refused with a status no
   rule gives (:func:`spec.validation.validate_submission` against the catalog of line 1; a refusal that
-  follows the provider's own refusal is the provider's answer, paired with its ``jobs.provider.create``);
+  passes on the provider's own refusal is the provider's answer, paired with its ``jobs.provider.create``);
+  accepted although the provider refused it;
 * an exclusive resource (public link, public IP) accepted for a second job while a live job holds it;
 * with ``facts.coreState``: an update applied to a job in a final state.
 
@@ -27,6 +28,13 @@ observed, give or take ``tolerance_ms`` for network latency.
 The judgement follows the :class:`~spec.rules.Config`, as the spec's own step does: under
 ``ucloud-current`` (``final-to-final`` on) a provider may move a final job to another final state and Core
 may apply it; under ``documented`` it is a ``terminal-finality`` violation.
+
+**Order of a create.** Core answers ``jobs.create`` only once the provider has answered the
+``jobs.provider.create`` it made while handling it. DESIGN's trace format puts the enclosing call first
+(``jobs.create``, then ``jobs.provider.create`` on the next line: a log written at Core on arrival);
+:mod:`spec.trace.record` writes them the other way round (a log written when each answer is known).
+Both orders are accepted: a refusal that no submission rule explains is held for one line, and
+forgiven if that line is the provider's refusal of the same request.
 
 **Memory** grows with the jobs, not the lines: each job is one record, and a job whose story is over (final
 at Core and at its provider) keeps only what judging a late retry needs and a short history.
@@ -200,6 +208,9 @@ class TraceChecker:
         self.bound: dict[str, str] = {}  # exclusive resource key -> job id holding it
         self.violations: list[TraceViolation] = []
         self.events = 0
+        # A refused jobs.create that no rule explains, held for one line: the provider's refusal of the
+        # same request may follow it (DESIGN order). (number, line, user, what)
+        self._held: tuple[int, CallLine, str, str] | None = None
         self._verdicts: dict[tuple[bytes, str, str | None], tuple[Refusal | None, Refusal | None, Any]] = {}
         self._user_projects: dict[str, set[str | None]] = {}
         # counts of judgements skipped for lack of facts
@@ -217,11 +228,18 @@ class TraceChecker:
     def feed(self, number: int, line: CallLine) -> None:
         """Judge one call line (``number`` is its 1-based line in the file)."""
         self.events += 1
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._explains(held, line):
+                self._unexplained_refusal(*held)
         handler = self._handlers.get(line.call)
         if handler is not None:
             handler(number, line)
         else:
             self._other(number, line)
+        if held is not None and line.call == "jobs.provider.create" and self._explains(held, line):
+            self._provider_refused_after(held, number, line)
         if self._settling:
             for job in self._settling:
                 if job.settled() and self.jobs.get(job.id) is job:
@@ -234,6 +252,9 @@ class TraceChecker:
 
     def finish(self, error: ReadError | None = None) -> CheckReport:
         """The report on everything fed so far (``error``: where reading stopped, if it did)."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._unexplained_refusal(*held)
         jobs: dict[str, JobVerdict] = {}
         for jid, ended in self.ended.items():
             jobs[jid] = JobVerdict("violates" if ended[1] else "conforms", ended[0])
@@ -468,6 +489,17 @@ class TraceChecker:
             if not job.accepted:
                 self.pending[job.id] = job
             self._note(job, f"line {number}: jobs.provider.create to {line.provider} -> {status}")
+            if job.accepted and not 200 <= status < 300:  # DESIGN order: Core's answer came first
+                self._violate(
+                    number,
+                    line,
+                    job,
+                    job.id,
+                    "provider-acceptance",
+                    f"Core accepted job {job.id} although provider {line.provider} refused it ({status})",
+                    "core2 jobCreateThroughProvider: on a provider error the job is deleted and the error "
+                    "returned",
+                )
             if type(spec) is dict and job.user is not None:
                 # Core forwards a create only once the request passed its validation (§3.5).
                 self._judge_validation(number, line, job, spec, job.user)
@@ -587,17 +619,54 @@ class TraceChecker:
             if explained:
                 break
         if not explained:
-            what = "a valid request" if valid else "a request"
-            self._violate(
-                number,
-                line,
-                None,
-                None,
-                "submission-verdict",
-                f"Core refused {what} of user:{user} with {status} ({line.response.why}), which no submission "
-                "rule gives for it",
-                "reference §3.5, §8.3: the first failing rule decides the status (400, 402 or 403)",
-            )
+            # Perhaps the provider refused it and its jobs.provider.create is the next line: hold it.
+            self._held = (number, line, user, "a valid request" if valid else "a request")
+
+    def _explains(self, held: tuple[int, CallLine, str, str], line: CallLine) -> bool:
+        """Whether ``line`` is the provider's refusal, with the same status, of the held request."""
+        _number, refused, user, _what = held
+        if line.call != "jobs.provider.create" or line.response.status != refused.response.status:
+            return False
+        items = _items(refused.request)
+        for job in _items(line.request):
+            if type(job) is not dict:
+                continue
+            owner = job.get("owner")
+            if (
+                type(owner) is dict
+                and owner.get("createdBy") == user
+                and any(_same_request(item, job.get("specification")) for item in items)
+            ):
+                return True
+        return False
+
+    def _provider_refused_after(
+        self, held: tuple[int, CallLine, str, str], number: int, line: CallLine
+    ) -> None:
+        """The provider's refusal followed Core's answer (DESIGN order): Core deleted the job."""
+        for item in _items(line.request):
+            jid = item.get("id") if type(item) is dict else None
+            job = self.pending.pop(jid, None) if type(jid) is str else None
+            if job is not None:
+                self._note(
+                    job,
+                    f"line {held[0]}: jobs.create by user:{held[2]} -> {line.response.status} "
+                    "(answered before this line; Core deletes it)",
+                )
+                job.spec = None
+                self._set_core_state(job, None, line.time)
+
+    def _unexplained_refusal(self, number: int, line: CallLine, user: str, what: str) -> None:
+        self._violate(
+            number,
+            line,
+            None,
+            None,
+            "submission-verdict",
+            f"Core refused {what} of user:{user} with {line.response.status} ({line.response.why}), which no "
+            "submission rule gives for it",
+            "reference §3.5, §8.3: the first failing rule decides the status (400, 402 or 403)",
+        )
 
     def _update(self, number: int, line: CallLine) -> None:
         actor = line.actor

@@ -147,6 +147,27 @@ def test_core_refusing_with_the_wrong_status(tmp_path: Path) -> None:
     assert check_trace(K.write(tmp_path / "p.jsonl", refused)).verdict == "conforms"
 
 
+def test_a_create_in_either_order(tmp_path: Path) -> None:
+    """DESIGN's order puts the user's jobs.create first and the jobs.provider.create it caused on the next
+    line; the recorder writes them the other way round. Both conform; the pairing is strict."""
+    design_refused = [K.create(None, status=400), K.pcreate("1", status=400)]
+    report = check_trace(K.write(tmp_path / "d.jsonl", design_refused))
+    assert report.verdict == "conforms", names(report)
+    # ...but the next line must be the provider's refusal of that very request with that status
+    b, g = twins(
+        tmp_path,
+        [K.create(None, status=400), K.pcreate("1", status=402)],
+        design_refused,
+    )
+    assert names(b) == ["submission-verdict"] and b.violations[0].line == 2  # the jobs.create line
+    assert g.verdict == "conforms"
+    alone = check_trace(K.write(tmp_path / "a.jsonl", [K.create(None, status=400)]))
+    assert names(alone) == ["submission-verdict"]  # held to the end of the trace, then judged
+    # accepted first, then the provider's create: conforms; the provider having refused it does not
+    b, g = twins(tmp_path, [K.create("1"), K.pcreate("1", status=400)], [K.create("1"), K.pcreate("1")])
+    assert names(b) == ["provider-acceptance"] and g.verdict == "conforms"
+
+
 def test_exclusive_resource_accepted_for_a_second_job(tmp_path: Path) -> None:
     web = K.SPECS["web+link"]
     first = [K.pcreate("1", web), K.create("1", web), K.pcreate("2", web)]
