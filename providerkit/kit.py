@@ -495,7 +495,9 @@ def run_kit(
     machine = kit_machine(adapter, world, config, kit, report)
     # Phase.explain (which reruns the failure many times to annotate it) is left out: the kit
     # explains a failure itself, and explain took most of the time of a failing run.
-    phases = (Phase.explicit, Phase.generate, Phase.shrink) if kit.shrink else (Phase.explicit, Phase.generate)
+    phases = (
+        (Phase.explicit, Phase.generate, Phase.shrink) if kit.shrink else (Phase.explicit, Phase.generate)
+    )
     machine.TestCase.settings = settings(
         max_examples=kit.examples,
         stateful_step_count=kit.steps,
