@@ -161,3 +161,34 @@ def test_the_kit_catches_the_misbehaving_http_provider() -> None:
     assert not report.passed
     assert report.prop == "no-resurrection", report.failure
     assert check_trace(io.BytesIO(report.trace), tolerance_ms=0).violations[0].prop.name == "no-resurrection"
+
+
+def test_the_proxy_trace_of_a_kit_run_passes_the_checker(tmp_path: Any) -> None:
+    """kit -> ucsim record -> provider, and the provider's updates -> ucsim record -> kit: the proxy's
+    trace of a whole kit run conforms, and holds the provider's side of what the kit saw."""
+    from providerkit.http import HttpAdapter
+    from providerkit.proxy import RecordingProxy
+    from providerkit.server import serve
+    from spec.trace import read_trace
+
+    out = tmp_path / "kit-run.jsonl"
+    with HttpAdapter("http://127.0.0.1:9", "k8s") as adapter:
+        proxy = RecordingProxy(
+            out, upstream="http://127.0.0.1:9", core=adapter.control_url, provider_id="k8s"
+        )
+        try:
+            with serve(WORLD, "k8s", core_url=proxy.url) as server:
+                proxy.upstream = server.url
+                adapter.base_url = proxy.url
+                report = run_kit(
+                    adapter, WORLD, resolve(), KitSettings(examples=15, steps=12, settle_s=0.002)
+                )
+        finally:
+            proxy.close()
+    assert report.passed, report.failure
+    lines = list(read_trace(out))
+    assert {line.call for line in lines} >= {"jobs.provider.create", "jobs.control.update"}
+    assert sum(line.call == "jobs.provider.create" for line in lines) == report.calls["jobs.provider.create"]
+    checked = check_trace(out)
+    assert checked.verdict == "conforms", [str(v.reason) for v in checked.violations]
+    assert "SUCCESS" in {v.state for v in checked.jobs.values()}
