@@ -61,8 +61,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from providerkit.adapter import CONTROL_PATHS, PROVIDER_CALLS
-from providerkit.http import JsonClient, JsonHandler, JsonServer, Unreachable, answer_of, listen
+from providerkit.adapter import CONTROL_PATHS, PROVIDER_CALLS, Answer
+from providerkit.http import JsonClient, JsonHandler, JsonServer, Reply, Unreachable, answer_of, listen
 from spec.trace.writer import TraceTarget, TraceWriter
 from spec.wire.calls import CALL_NAMES
 
@@ -135,41 +135,48 @@ class _ProxyHandler(JsonHandler):
         try:
             client = proxy.upstream_client if to_provider else proxy.core_client
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            body = raw if raw or self.command != "GET" else None
             try:
-                reply = client.request(
-                    self.command, self.path, raw if raw or self.command != "GET" else None, headers
-                )
+                reply = client.request(self.command, self.path, body, headers)
             except Unreachable as error:
-                status = 504 if error.timed_out else 502
-                why = f"ucsim record: {error}"
                 proxy.note_failure()
-                self.send_json(status, {"why": why})
-                response: tuple[int, Any, str | None] = (status, None, why)
+                why = f"ucsim record: {error}"
+                reply = Reply(504 if error.timed_out else 502, orjson.dumps({"why": why}), "", [])
+                answer = Answer(reply.status, None, why)
             else:
-                self.send_response(reply.status)
-                for name, value in reply.headers:
-                    if name.lower() not in _HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.data)))
-                self.end_headers()
-                self.wfile.write(reply.data)
                 answer = answer_of(reply.status, reply.data, reply.reason)
-                response = (answer.status, answer.body, answer.why)
             if slot is not None:
+                # Recorded before the caller is answered: a caller that hung up still leaves its line.
                 line = {
                     "actor": actor,
                     "call": call,
                     "provider": provider,
                     "request": _request_json(self.command, raw, query),
-                    "status": response[0],
-                    "body": response[1],
-                    "why": response[2],
+                    "status": answer.status,
+                    "body": answer.body,
+                    "why": answer.why,
                 }
+            self._relay(reply)
         finally:
             if slot is not None:
                 proxy.complete(slot, line)
             elif call is None:
                 proxy.note_unrecorded()
+
+    def _relay(self, reply: Reply) -> None:
+        """Answer the caller with the upstream's status, headers (not the hop-by-hop ones) and body."""
+        self.send_response(reply.status)
+        sent_type = False
+        for name, value in reply.headers:
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+                sent_type = sent_type or name.lower() == "content-type"
+        if not sent_type:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply.data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from providerkit.http import HttpAdapter
+from providerkit.http import HttpAdapter, JsonHandler, listen
 from providerkit.proxy import RecordingProxy
 from providerkit.server import ProviderServer, read_first_line, serve
 from spec.conformance import check_trace
@@ -132,6 +133,29 @@ def test_an_unreachable_provider_is_a_502_to_the_caller_and_in_the_trace(tmp_pat
     (line,) = read_trace(out)
     assert (line.call, line.response.status, line.response.why) == ("jobs.provider.create", 502, answer.why)
     assert proxy.stats.upstream_failures == 2
+
+
+class _Slow(JsonHandler):
+    def do_POST(self) -> None:
+        self.read_body()
+        time.sleep(1.0)
+        self.send_json(200, {"responses": [None]})
+
+
+def test_a_provider_slower_than_the_timeout_is_a_504_in_the_trace(tmp_path: Path) -> None:
+    out = tmp_path / "slow.jsonl"
+    slow = listen("127.0.0.1", 0, _Slow, None)
+    try:
+        proxy = RecordingProxy(
+            out, upstream=slow.url, core="http://127.0.0.1:1", provider_id="k8s", timeout_s=0.2
+        )
+        with proxy, HttpAdapter(proxy.url, "k8s") as adapter:
+            answer = adapter.call("jobs.provider.create", create(7))
+    finally:
+        slow.close()
+    assert answer.status == 504 and "no answer within 0.2 s" in (answer.why or "")
+    (line,) = read_trace(out)
+    assert (line.response.status, line.response.why) == (504, answer.why)
 
 
 def test_bodies_that_are_not_json_are_forwarded_and_recorded_as_text(session: Session) -> None:
