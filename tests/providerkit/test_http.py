@@ -4,6 +4,8 @@ back to the adapter's endpoint, the bearer token, and bad input answered with a 
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import io
 from collections.abc import Iterator
 
@@ -12,7 +14,7 @@ import pytest
 
 from providerkit.adapter import Answer
 from providerkit.http import BindError, HttpAdapter, ProviderUnreachable, listen
-from providerkit.server import main, serve, spawn
+from providerkit.server import ProviderServer, main, serve, spawn
 from spec.rules import resolve
 from tests.providerkit.httpkit import WORLD, Core, create, free_port, job_json, raw, states
 
@@ -282,11 +284,16 @@ def test_a_misbehaving_server_resurrects_a_finished_job() -> None:
 def test_an_unreachable_core_is_logged_by_the_server_not_fatal() -> None:
     log = io.StringIO()
     with HttpAdapter("http://127.0.0.1:1", "k8s") as adapter:
-        from providerkit.server import ProviderServer
-
         core_url = f"http://127.0.0.1:{free_port()}"
         with ProviderServer(WORLD, "k8s", core_url=core_url, log=log) as server:
             adapter.base_url = server.url
             assert adapter.call("jobs.provider.create", create(7)).ok
             assert adapter.hook("advance", {"ms": 1_000}).ok  # the update is lost, the hook answered
     assert "jobs.control.update not delivered: cannot reach" in log.getvalue()
+
+
+@pytest.mark.parametrize("module", ["providerkit.http", "providerkit.server"])
+def test_module_doctests(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{module} has no examples"
+    assert result.failed == 0
