@@ -223,6 +223,8 @@ class JsonClient:
         if conn is not None:
             conn.close()
             self._local.conn = None
+            with self._all_lock, contextlib.suppress(ValueError):
+                self._all.remove(conn)
 
     def request(
         self,
@@ -239,6 +241,8 @@ class JsonClient:
         if self.token is not None:
             sent_headers["Authorization"] = f"Bearer {self.token}"
         if headers:
+            given = {name.lower() for name in headers}
+            sent_headers = {k: v for k, v in sent_headers.items() if k.lower() not in given}
             sent_headers.update(headers)
         target = self.prefix + path
         url = self.base_url + path

@@ -258,3 +258,24 @@ def test_record_runs_as_a_process_until_sigterm_and_writes_gzip(tmp_path: Path) 
     assert b"wrote 2 lines" in stdout and b"jobs.control.update 1, jobs.provider.create 1" in stdout
     assert [line.call for line in read_trace(out)] == ["jobs.provider.create", "jobs.control.update"]
     assert check_trace(out).exit_code == 0
+
+
+def test_bearer_tokens_pass_through_the_proxy_both_ways(tmp_path: Path) -> None:
+    out = tmp_path / "token.jsonl"
+    with HttpAdapter("http://127.0.0.1:1", "k8s", token="s3cret") as adapter:
+        adapter.attach(Core())
+        proxy = RecordingProxy(
+            out, upstream="http://127.0.0.1:1", core=adapter.control_url, provider_id="k8s"
+        )
+        with proxy, serve(WORLD, "k8s", core_url=proxy.url, token="s3cret") as server:
+            proxy.upstream = server.url
+            adapter.base_url = proxy.url
+            assert adapter.call("jobs.provider.create", create(7)).ok
+            assert adapter.hook("advance", {"ms": 1_000}).ok
+            assert states(adapter.control_calls(settle_s=SETTLE_S)) == [("7", "RUNNING")]
+            assert raw(proxy.url, "POST", "/ucloud/k8s/jobs", orjson.dumps(create(8)))[0] == 401
+    assert [(line.call, line.response.status) for line in read_trace(out)] == [
+        ("jobs.provider.create", 200),
+        ("jobs.control.update", 200),
+        ("jobs.provider.create", 401),
+    ]
