@@ -109,6 +109,9 @@ class ReferenceProvider:
         except ValidationError as e:
             return Answer(400, None, f"malformed jobs.provider.create request: {_first_error(e)}")
         responses: list[Any] = []
+        bad = _non_numeric([job.id for job in jobs])
+        if bad is not None:
+            return bad
         for job in jobs:
             refusal = self._refusal(job)
             if refusal is not None:
@@ -150,7 +153,9 @@ class ReferenceProvider:
             items = BulkRequest[model].model_validate(request).items
         except ValidationError as e:
             return Answer(400, None, f"malformed request: {_first_error(e)}")
-        return [int((getattr(item, key) if key else item).id) for item in items]
+        ids = [(getattr(item, key) if key else item).id for item in items]
+        bad = _non_numeric(ids)
+        return bad if bad is not None else [int(i) for i in ids]
 
     def _terminate(self, request: Any) -> Answer:
         ids = self._each(request, Job, None)
@@ -168,6 +173,9 @@ class ReferenceProvider:
             items = BulkRequest[JobsProviderExtendRequestItem].model_validate(request).items
         except ValidationError as e:
             return Answer(400, None, f"malformed jobs.provider.extend request: {_first_error(e)}")
+        bad = _non_numeric([item.job.id for item in items])
+        if bad is not None:
+            return bad
         for item in items:
             jid = int(item.job.id)
             row = self._rows.get(jid)
@@ -266,7 +274,8 @@ class ReferenceProvider:
             return  # recorded locally, never sent
         self._update(jid, {"state": state, "status": status})
         if state == SUCCESS and self.misbehave == "running-after-success":
-            self._update(jid, {"state": RUNNING, "status": P.STATUS_MESSAGES[RUNNING]})
+            # a new status line, so that it is not an exact copy of the earlier RUNNING (a retry)
+            self._update(jid, {"state": RUNNING, "status": "Your job is running again."})
         if self.misbehave == "update-unknown-job":
             self._update(jid + 1_000_000, {"state": RUNNING, "status": P.STATUS_MESSAGES[RUNNING]})
 
@@ -299,6 +308,14 @@ def _spec_key(spec_json: dict[str, Any]) -> str:
     return orjson.dumps(
         {k: v for k, v in spec_json.items() if k != "timeAllocation"}, option=orjson.OPT_SORT_KEYS
     ).decode()
+
+
+def _non_numeric(ids: list[str]) -> Answer | None:
+    """A 400 for the first job id that is not a number (UCloud's job ids are decimal strings), else None."""
+    for jid in ids:
+        if not jid.isdecimal():
+            return Answer(400, None, f"job id {jid!r} is not a UCloud job id (a decimal number)")
+    return None
 
 
 def _job_id(body: Any) -> int | None:

@@ -113,7 +113,6 @@ def test_terminate_extend_and_suspend_go_to_their_paths(adapter: HttpAdapter) ->
     assert updates[-1]["state"] == "SUCCESS"  # a user's terminate: SUCCESS pushed at once
 
 
-@pytest.mark.xfail(strict=True, reason="reference.py: a non-numeric job id raises ValueError (answered 500)")
 def test_a_job_id_that_is_not_a_number_gets_400(adapter: HttpAdapter) -> None:
     assert adapter.call("jobs.provider.terminate", {"items": [{**job_json(7), "id": "x"}]}).status == 400
 
