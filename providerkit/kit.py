@@ -103,6 +103,7 @@ class KitReport:
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
     missing_hooks: list[str] = field(default_factory=list)
+    steps_run: int = 0  # steps taken over all examples (shrinking included)
 
     @property
     def passed(self) -> bool:
@@ -339,6 +340,7 @@ def kit_machine(
             kind = data.draw(st.sampled_from(choices), label="kind")
             arg = data.draw(st.sampled_from(kinds[kind]), label=kind)
             self.failed = True  # until the step has passed its checks
+            rep.steps_run += 1
             getattr(self, f"_do_{kind}")(arg, data)
             self._judge()
             self.failed = False
