@@ -90,7 +90,10 @@ from spec.state import (
     CREATE_REPLY,
     ENDED,
     FINAL,
+    PAUSED,
     QUEUED,
+    RUNNING,
+    SUSPENDED,
     UPDATE,
     USAGE,
     Msg,
@@ -647,9 +650,17 @@ class Engine:
         job.start_ms = job.run_since = now
         self._arm_end(job)
         if self.world.accounting:
+            job.ticking = True
             self._at(ps.usage_ms, P_MONITOR, self._usage_tick, jid)
-        for at_s, _amount in job.arrival.extensions:
+        a = job.arrival
+        for at_s, _amount in a.extensions:
             self._at(round(at_s * 1000), P_USER, self._user_extend, jid)
+        if a.follow_s is not None:
+            self._at(round(a.follow_s * 1000), P_USER, self._user_follow, jid)
+        if a.session is not None:
+            self._at(round(a.session[0] * 1000), P_USER, self._user_session, jid, a.session[1])
+        if a.suspend is not None:
+            self._at(round(a.suspend[0] * 1000), P_USER, self._user_suspend, jid, 0)
         self._dirty(job)
 
     def _arm_end(self, job: LiveJob) -> None:
@@ -783,6 +794,8 @@ class Engine:
     def _usage_tick(self, jid: int) -> None:
         job = self.tables.jobs.get(jid)
         if job is None or job.pj is None or job.pj.phase != ACTIVE:
+            if job is not None:
+                job.ticking = False  # an unsuspend starts a new chain
             return
         ps = self.providers[job.template.provider]
         if self.tables.up[ps.name]:
@@ -827,6 +840,90 @@ class Engine:
         self._do(job, A.Extend(jid))
         if job.pj is not None and job.pj.alloc_ms != alloc and job.pj.phase == ACTIVE:
             self._arm_end(job)
+
+    def _user_call(self, job: LiveJob, action: A.Action) -> Transition | None:
+        """A user's call about ``job`` (follow, session, suspend, unsuspend), through the spec, when the
+        spec enables it; counted by call and answer in ``metrics.json`` (``user_actions``)."""
+        if not self._enabled(job, action):
+            return None  # e.g. the job became final, or the spec's bound of suspensions per job
+        if type(action) is A.Suspend:
+            self._credit(job)  # a suspension stops the running time: credit it first
+        t = self._do(job, action)
+        if t.calls:
+            c = t.calls[0]
+            answer = f"{c.status} {c.why}" if c.why else str(c.status)
+            if c.call == "jobs.follow" and c.status == 200:
+                answer += " streaming" if c.detail and c.detail[0] else " nothing to stream"
+            self.metrics.user_actions[(c.call, answer)] += 1
+        return t
+
+    def _user_ready(self, jid: int, retry: Any, *args: Any) -> LiveJob | None:
+        """The job, if its user can call about it now: Core confirmed it and it is not final. While
+        Core is down the call waits for it (``retry(jid, *args)`` once it is back)."""
+        job = self.tables.jobs.get(jid)
+        if job is None or job.core is None or not job.core.confirmed or job.core.state in FINAL:
+            return None
+        if self.core_down:
+            self._deferred.append((retry, (jid, *args)))
+            return None
+        return job
+
+    def _user_follow(self, jid: int) -> None:
+        job = self._user_ready(jid, self._user_follow)
+        if job is not None:
+            self._user_call(job, A.Follow(jid))
+
+    def _user_session(self, jid: int, kind: str) -> None:
+        job = self._user_ready(jid, self._user_session, kind)
+        if job is not None:
+            self._user_call(job, A.OpenSession(jid, kind))
+
+    def _user_suspend(self, jid: int, tries: int) -> None:
+        """The user suspends a running job (reference §7.7), then unsuspends it ``for_s`` later."""
+        job = self._user_ready(jid, self._user_suspend, tries)
+        if job is None or job.core is None or job.arrival.suspend is None:
+            return
+        if job.core.state != RUNNING:
+            if tries < 10:  # Core does not show it RUNNING yet: the user looks again later
+                self._at(USER_RETRY_MS, P_USER, self._user_suspend, jid, tries + 1)
+            return
+        t = self._user_call(job, A.Suspend(jid))
+        if t is None:
+            return
+        if t.calls and t.calls[0].status == 502 and tries < 10:  # the provider is down
+            self._at(USER_RETRY_MS, P_USER, self._user_suspend, jid, tries + 1)
+            return
+        pj = job.pj
+        if pj is not None and pj.phase == PAUSED:
+            job.run_since = -1
+            job.timer += 1  # the workload does not run while suspended: no end until it resumes
+            self._dirty(job)
+            self._at(round(job.arrival.suspend[1] * 1000), P_USER, self._user_unsuspend, jid)
+
+    def _user_unsuspend(self, jid: int) -> None:
+        """The user resumes a suspended job. They wait until Core shows it SUSPENDED, until the
+        provider answers (502 while it is down) and until the job has its place on the cluster back
+        (a node failure while it was off sends it back to the queue). If the provider's SUSPENDED
+        update was lost for good, Core never shows it and the user cannot resume it (the job then
+        stays live, its row in jobs.csv showing where it got stuck)."""
+        job = self._user_ready(jid, self._user_unsuspend)
+        pj = job.pj if job is not None else None
+        if job is None or job.core is None or pj is None or pj.phase != PAUSED:
+            return
+        if not job.placed or (job.core.state != SUSPENDED and (job.flight or pj.reported != SUSPENDED)):
+            self._at(USER_RETRY_MS, P_USER, self._user_unsuspend, jid)  # wait for a place, or for Core
+            return
+        t = self._user_call(job, A.Unsuspend(jid))
+        if t is not None and t.calls and t.calls[0].status == 502:
+            self._at(USER_RETRY_MS, P_USER, self._user_unsuspend, jid)
+            return
+        if job.pj is not None and job.pj.phase == ACTIVE:
+            job.run_since = self.now
+            self._arm_end(job)
+            if self.world.accounting and not job.ticking:
+                job.ticking = True
+                self._at(self.providers[job.template.provider].usage_ms, P_MONITOR, self._usage_tick, jid)
+            self._dirty(job)
 
     # ================================================================================ faults
     def _next_fault(self) -> None:
@@ -882,10 +979,11 @@ class Engine:
         for jid in ps.cluster.fail_node(node):  # the cluster has released them everywhere
             job = self.tables.jobs[jid]  # type: ignore[index]
             self._released(ps, job)
-            if job.pj is not None and job.pj.phase == QUEUED:
-                # Placed but not started yet: nothing ran, so nothing failed (the spec enables
-                # NodeFail only for running workloads). The job goes back to the queue; its pending
-                # start finds it unplaced and does nothing.
+            if job.pj is not None and job.pj.phase in (QUEUED, PAUSED):
+                # Placed but not started yet, or suspended (powered off): nothing ran, so nothing
+                # failed (the spec enables NodeFail only for running workloads). The job goes back to
+                # the queue for a place; a pending start finds it unplaced or not queued and does
+                # nothing, and a suspended job's user waits for the place before resuming it.
                 self._enqueue(ps, job)
                 continue
             self._workload_step(job, A.NodeFail(job.id))

@@ -3,7 +3,9 @@
 * :func:`stress_scenario`: everything that can go wrong, often: a lossy, duplicating, reordering
   network with a partition, provider crashes, node failures, two Core restarts, a wallet that runs
   dry, many cancellations and extensions. Small and short, so a few hundred jobs see every path of
-  the engine.
+  the engine. The users' calls on running jobs (follow, sessions, suspensions) of the default
+  scenario are off here, so that its runs stay what the tests built on them expect; turn them on
+  with overrides (``workload__suspensions={"fraction": 0.5}``).
 * :func:`bench_scenario`: a plain synthetic workload at a given offered load under ``easy``, for
   measuring speed: two providers, a realistic network, no faults.
 
@@ -21,6 +23,11 @@ from simulator.scenario import Scenario, load_default_scenario
 __all__ = ["bench_scenario", "stress_scenario"]
 
 _UNSTABLE = ("slurm-wide", "gpu")
+_NO_USER_CALLS = {
+    "workload.follow.fraction": 0.0,
+    "workload.sessions.fraction": 0.0,
+    "workload.suspensions.fraction": 0.0,
+}
 _SHORT = {"kind": "lognormal", "mean": 600, "sigma": 1.0, "max": 7200}
 
 
@@ -40,6 +47,7 @@ def stress_scenario(jobs: int = 200, seed: int = 1, **overrides: Any) -> Scenari
         "workload.cancellations": {"probability": 0.2, "delay_s": {"kind": "exponential", "mean": 300}},
         "workload.extensions": {"probability": 0.5, "amount_s": 600, "at_fraction_min": 0.1},
         "workload.invalid.fraction": 0.1,
+        **_NO_USER_CALLS,
         "providers.0.behaviour.usage_report_interval_s": 300,
         "providers.1.behaviour.usage_report_interval_s": 300,
         "providers.0.behaviour.restart_delay_s": 120,
@@ -92,6 +100,7 @@ def bench_scenario(jobs: int, load: float = 0.85, seed: int = 7, **overrides: An
         "providers.0.behaviour.usage_report_interval_s": 600,
         "providers.1.behaviour.usage_report_interval_s": 600,
         "workload.invalid.fraction": 0.0,
+        **_NO_USER_CALLS,
         "network.core_to_provider.loss": 0.0,
         "network.core_to_provider.duplicate": 0.0,
         "network.provider_to_core.loss": 0.0,

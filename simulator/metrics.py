@@ -45,6 +45,18 @@ def percentile(ordered: Any, q: float) -> float:
     return float(ordered[rank - 1])
 
 
+def _nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    """``{(call, answer): n}`` as ``{call: {answer: n}}``, both levels sorted.
+
+    >>> _nested(Counter({("jobs.follow", "200 streaming"): 2, ("jobs.suspend", "200"): 1}))
+    {'jobs.follow': {'200 streaming': 2}, 'jobs.suspend': {'200': 1}}
+    """
+    out: dict[str, dict[str, int]] = {}
+    for (call, answer), n in sorted(counts.items()):
+        out.setdefault(call, {})[answer] = n
+    return out
+
+
 def median(ordered: Any) -> float:
     """The median of sorted values (the mean of the middle two for an even count)."""
     n = len(ordered)
@@ -222,6 +234,7 @@ class RunMetrics:
         self.first_submit_ms: int | None = None
         self.last_end_ms = 0
         self.faults: Counter[str] = Counter()
+        self.user_actions: Counter[tuple[str, str]] = Counter()  # (call, Core's answer) -> how often
         self.steps = 0
         self.sample_ms = sample_ms
         self.series: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
@@ -281,5 +294,6 @@ class RunMetrics:
             "makespan_s": makespan,
             "throughput_jobs_per_s": self.finished / makespan if makespan else 0.0,
             "faults": dict(sorted(self.faults.items())),
+            "user_actions": _nested(self.user_actions),
             "protocol_steps": self.steps,
         }

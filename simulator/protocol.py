@@ -91,6 +91,7 @@ class LiveJob:
     cancel_pending: bool = False  # the user wants to cancel it as soon as Core confirms it
     create_deadline: int = 0  # when Core stops waiting for the provider's answer to the create
     unfair: bool = False  # one of its provider's calls was lost for good: liveness is not judged
+    ticking: bool = False  # a chain of usage reports is scheduled for it
     history: deque[tuple[int, Any, tuple[Any, ...]]] = field(default_factory=lambda: deque(maxlen=20))
 
 

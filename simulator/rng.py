@@ -44,6 +44,7 @@ CONCERNS: tuple[str, ...] = (
     "exit-codes",  # whether a job exits non-zero, and with which code
     "cancellations",  # whether and when a user cancels a job
     "extensions",  # whether and when a user extends a job's time allocation
+    "user-actions",  # whether and when a user follows, opens a session on, or suspends a job
     "network",  # latencies, losses, duplicates, reordering (``network:<provider>:<direction>``)
     "faults",  # provider crashes, node failures, Core restarts (``faults:<kind>``)
     "scheduling",  # randomised scheduling decisions, if a policy makes any

@@ -1128,6 +1128,39 @@ class ExitCodeConfig(_Model):
         return self
 
 
+class FollowConfig(_Model):
+    """With ``fraction``, the user of a job that starts calls ``jobs.follow`` (log streaming) once,
+    ``delay_s`` after the job started. Core streams only for a RUNNING job whose backend declares
+    ``logs``; otherwise it answers without a stream."""
+
+    fraction: Probability = 0.0
+    delay_s: Distribution = Field(default_factory=lambda: Exponential(kind="exponential", mean=120.0))
+
+
+class SessionConfig(_Model):
+    """With ``fraction``, the user of a job that starts opens one interactive session
+    (``jobs.interactiveSession``) of a kind drawn uniformly from ``kinds``, ``delay_s`` after the job
+    started. Core answers 400 when the backend does not declare the kind's feature (web, vnc,
+    terminal) or the job is not RUNNING."""
+
+    fraction: Probability = 0.0
+    kinds: Annotated[list[Literal["WEB", "VNC", "SHELL"]], Field(min_length=1)] = Field(
+        default_factory=lambda: ["WEB", "VNC", "SHELL"]
+    )
+    delay_s: Distribution = Field(default_factory=lambda: Exponential(kind="exponential", mean=120.0))
+
+
+class SuspensionConfig(_Model):
+    """With ``fraction``, the user of a job whose backend declares ``suspension`` (virtual machines,
+    reference §7.7) suspends it once, when it has run ``after_s``, and unsuspends it ``for_s`` later
+    (once Core shows it SUSPENDED). A suspended job keeps its place on the cluster and does not run
+    (no running time, no charge). Jobs of other backends are never suspended."""
+
+    fraction: Probability = 0.0
+    after_s: Distribution = Field(default_factory=lambda: Exponential(kind="exponential", mean=600.0))
+    for_s: Distribution = Field(default_factory=lambda: Exponential(kind="exponential", mean=600.0))
+
+
 class SwfConfig(_Model):
     """Replay a Standard Workload Format trace (``path``, relative to the scenario file) instead of
     synthetic arrivals. Each SWF job becomes a request shaped like the mix entry ``template``
@@ -1147,7 +1180,8 @@ class WorkloadConfig(_Model):
     ``arrivals`` (default: Poisson at offered load 0.7), ``runtime_s`` (the true run time once
     RUNNING, default log-normal with mean 1800 s and sigma 1), ``mix`` (request templates; default:
     one entry per application, on the first product whose provider runs its backend), ``invalid``,
-    ``cancellations``, ``extensions``, ``exit_codes``; or ``swf`` to replay a trace.
+    ``cancellations``, ``extensions``, ``exit_codes``, the users' calls on running jobs (``follow``,
+    ``sessions``, ``suspensions``); or ``swf`` to replay a trace.
     """
 
     arrivals: Arrivals = Field(default_factory=lambda: PoissonArrivals(offered_load=0.7))
@@ -1159,6 +1193,9 @@ class WorkloadConfig(_Model):
     cancellations: CancellationConfig = Field(default_factory=CancellationConfig)
     extensions: ExtensionConfig = Field(default_factory=ExtensionConfig)
     exit_codes: ExitCodeConfig = Field(default_factory=ExitCodeConfig)
+    follow: FollowConfig = Field(default_factory=FollowConfig)
+    sessions: SessionConfig = Field(default_factory=SessionConfig)
+    suspensions: SuspensionConfig = Field(default_factory=SuspensionConfig)
     swf: SwfConfig | None = None
 
 

@@ -16,7 +16,8 @@ for time extensions. The engine plays these out through the protocol; whether th
 visible (a job may expire first, or its node may fail) is the protocol's business.
 
 Every concern draws from its own seeded stream (:mod:`simulator.rng`), and each arrival consumes a
-*fixed* number of uniforms from each stream, whatever the outcome. So changing one knob changes
+*fixed* number of uniforms from each stream, whatever the outcome (the users' calls on running jobs,
+follow, sessions and suspensions, draw eight from ``user-actions``). So changing one knob changes
 only what it should: a higher cancellation probability cancels more jobs but does not change any run
 time, and the fault settings do not touch the workload at all (:func:`fault_events` has streams of
 its own).
@@ -75,7 +76,12 @@ class Arrival:
     * ``cancel_after_s``: the user calls ``jobs.terminate`` this long after submitting (``None``:
       never); if the job is already final by then, the user does nothing;
     * ``extensions``: ``(at_s, amount_s)`` pairs: when the job's *running time* reaches ``at_s``, the
-      user calls ``jobs.extend`` for ``amount_s`` more seconds (skipped if the job is final by then).
+      user calls ``jobs.extend`` for ``amount_s`` more seconds (skipped if the job is final by then);
+    * ``follow_s``: the user calls ``jobs.follow`` this long after the job started (``None``: never);
+    * ``session``: ``(after_s, kind)``: the user opens an interactive session of ``kind`` (``WEB``,
+      ``VNC`` or ``SHELL``) this long after the job started;
+    * ``suspend``: ``(after_s, for_s)``: the user suspends the job when it has run ``after_s`` and
+      unsuspends it ``for_s`` later (only jobs whose backend declares ``suspension``).
     """
 
     seq: int
@@ -88,6 +94,9 @@ class Arrival:
     exit_code: int
     cancel_after_s: float | None
     extensions: tuple[tuple[float, int], ...]
+    follow_s: float | None = None
+    session: tuple[float, str] | None = None
+    suspend: tuple[float, float] | None = None
 
 
 def arrival_rate_for_load(load: float, capacity_cores: float, mean_demand_core_s: float) -> float:
@@ -144,6 +153,7 @@ class Workload:
             streams["cancellations"],
             streams["extensions"],
         )
+        user_rng = streams["user-actions"]
 
         info = s.template_info()
         entries, invalid = s.mix_plan()
@@ -163,6 +173,9 @@ class Workload:
         p_cancel, cancel_delay = w.cancellations.probability, w.cancellations.delay_s.quantile
         ext = w.extensions
         ext_span = ext.at_fraction_max - ext.at_fraction_min
+        follow, sessions, suspensions = w.follow, w.sessions, w.suspensions
+        kinds = sessions.kinds
+        suspendable = tuple("suspension" in t.features for t in s.world().templates)
 
         for seq in count():
             time_s = next(times)
@@ -173,6 +186,9 @@ class Workload:
             u_exit, u_code = exit_rng.random(), exit_rng.random()
             u_cancel, u_delay = cancel_rng.random(), cancel_rng.random()
             u_ext = [(extend_rng.random(), extend_rng.random()) for _ in range(ext.max_count)]
+            u_follow, u_follow_at = user_rng.random(), user_rng.random()
+            u_session, u_session_kind, u_session_at = user_rng.random(), user_rng.random(), user_rng.random()
+            u_suspend, u_suspend_at, u_suspend_for = user_rng.random(), user_rng.random(), user_rng.random()
 
             if u_invalid < fraction:
                 k = _pick(invalid_cum, u_kind)
@@ -208,6 +224,20 @@ class Workload:
                 exit_code=codes[min(int(u_code * len(codes)), len(codes) - 1)] if u_exit < p_exit else 0,
                 cancel_after_s=cancel_delay(u_delay) if u_cancel < p_cancel else None,
                 extensions=tuple(extensions),
+                follow_s=follow.delay_s.quantile(u_follow_at) if u_follow < follow.fraction else None,
+                session=(
+                    (
+                        sessions.delay_s.quantile(u_session_at),
+                        kinds[min(int(u_session_kind * len(kinds)), len(kinds) - 1)],
+                    )
+                    if u_session < sessions.fraction
+                    else None
+                ),
+                suspend=(
+                    (suspensions.after_s.quantile(u_suspend_at), suspensions.for_s.quantile(u_suspend_for))
+                    if suspendable[template] and u_suspend < suspensions.fraction
+                    else None
+                ),
             )
 
     # -- SWF replay ----------------------------------------------------------------------------------

@@ -162,3 +162,24 @@ def test_projection_agrees_with_a_global_state() -> None:
         "LockWallet",
     ]:
         assert kinds[kind] > 0, f"no {kind} step in these runs: the scenario no longer reaches it"
+
+
+USERS_AND_VANISHING = {
+    # the users' calls on running jobs (VMs are suspended), and workloads that vanish during long
+    # provider crashes; more VMs so that suspensions are common
+    "workload__mix__5__weight": 60,
+    "workload__follow": {"fraction": 0.3},
+    "workload__sessions": {"fraction": 0.3},
+    "workload__suspensions": {"fraction": 0.8, "after_s": 60, "for_s": 300},
+    "faults__vanish": {"probability": 0.5},
+    "providers__0__behaviour__restart_delay_s": 900,
+}
+
+
+def test_projection_agrees_with_a_global_state_for_user_calls_and_vanished_workloads() -> None:
+    kinds: Counter[str] = Counter()
+    for seed, variant in ((5, "documented"), (6, "ucloud-current")):
+        _, twin = run_with_twin(seed, variant, **USERS_AND_VANISHING)
+        kinds += twin.kinds
+    for kind in ["Suspend", "Unsuspend", "Follow", "OpenSession", "Vanish"]:
+        assert kinds[kind] > 0, f"no {kind} step in these runs: the scenario no longer reaches it"

@@ -413,6 +413,27 @@ def test_the_base_scenario_is_valid() -> None:
             61,
             "unknown provider 'lsf'",
         ),
+        (
+            "fraction = 0.1\n",
+            "fraction = 0.1\n\n[workload.follow]\nfraction = 2\n",
+            "workload.follow.fraction",
+            60,
+            "less than or equal to 1",
+        ),
+        (
+            "fraction = 0.1\n",
+            'fraction = 0.1\n\n[workload.sessions]\nfraction = 0.1\nkinds = ["WEB", "RDP"]\n',
+            "workload.sessions.kinds[1]",
+            61,
+            "Input should be",
+        ),
+        (
+            "fraction = 0.1\n",
+            "fraction = 0.1\n\n[workload.suspensions]\nfraction = -0.5\n",
+            "workload.suspensions.fraction",
+            60,
+            "greater than or equal to 0",
+        ),
     ],
 )
 def test_errors_name_file_line_and_field(old: str, new: str, path: str, line: int, fragment: str) -> None:
