@@ -15,8 +15,10 @@ Figures:
 
 Both timings run with the garbage collector on (as a real sweep does) and include writing
 ``runs.jsonl`` (one JSON line per run); the tables and plots are not timed. The machine's load
-average is stored with the figures: on a machine shared with other work, the pool cannot go faster
-than the cores left free. The runs are the default scenario with its Slurm-like provider's policy
+average is stored with the figures, and so is ``machine_pool_speedup``: the speed-up the same pool
+gets, measured just before, on pure-Python arithmetic that shares nothing. That is the ceiling of
+the sweep's ratio at that moment: on a machine shared with other work, a pool cannot go faster than
+the cores left free. The runs are the default scenario with its Slurm-like provider's policy
 varied (fcfs, easy, k8s-priority) over consecutive seeds. Full: 3 settings x 4 seeds of 200
 jobs; quick: 2 x 3 of 50 jobs.
 """
@@ -28,13 +30,14 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import Record, make_record, measure
 from simulator.sweep import RunSpec, SweepFile, plan_runs, run_sweep
 
-__all__ = ["plan", "run"]
+__all__ = ["machine_speedup", "plan", "run"]
 
 _POLICIES = ["fcfs", "easy", "k8s-priority"]
 
@@ -50,6 +53,25 @@ def plan(settings: int, seeds: int, jobs: int) -> list[RunSpec]:
         grid={"providers.1.scheduling.policy": _POLICIES[:settings]},
     )
     return plan_runs(sweep, "default")
+
+
+def _spin(n: int) -> int:
+    """Pure-Python CPU work, nothing shared: what a pool speeds up as well as the machine allows."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_speedup(workers: int, *, tasks: int = 8, n: int = 1_000_000, repeat: int = 2) -> float:
+    """The speed-up a pool of ``workers`` processes gets *right now* on :func:`_spin`, against one
+    process: the ceiling of the sweep's ratio on this machine at this moment (less than
+    ``workers`` when other work shares the cores, or the "cores" are hyperthreads)."""
+    one = measure(lambda: [_spin(n) for _ in range(tasks)], repeat=repeat)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_spin, [1] * workers))  # start the workers outside the timing
+        many = measure(lambda: list(pool.map(_spin, [n] * tasks)), repeat=repeat)
+    return one.best / many.best
 
 
 def run(
@@ -95,6 +117,7 @@ def run(
 
         one = measure(lambda: sweep(workers=1), repeat=rounds, setup=fresh)
         pool = measure(lambda: sweep(workers=None), repeat=rounds, setup=fresh)
+        details["machine_pool_speedup"] = round(machine_speedup(cores, n=200_000 if quick else 1_000_000), 2)
         records = [
             make_record(
                 "sweep.runs_per_s",

@@ -286,6 +286,7 @@ def test_bench_sweep_tiny() -> None:
     assert record.value > 0 and record.baseline_value and record.baseline_value > 0
     assert record.ratio == pytest.approx(record.value / record.baseline_value)
     assert record.details["runs"] == 2 and record.details["jobs_per_run"] == 5
+    assert record.details["machine_pool_speedup"] > 0
 
 
 def test_an_out_folder_of_another_sweep_is_refused(tmp_path: Path) -> None:
