@@ -28,7 +28,10 @@ What happens to a job
    (``Exit`` with its exit code) unless its time allocation runs out first (``AllocationElapsed``:
    EXPIRED), its node fails (``NodeFail``), its user cancels it (``Terminate``) or its wallet is
    locked (``EnforceLock``). Running time is credited to the spec (``Tick(job, ms)``) just before
-   every step that reads it.
+   every step that reads it. While it runs, its user may follow its logs (``Follow``), open an
+   interactive session (``OpenSession``), and suspend a virtual machine (``Suspend``: the workload
+   stops running but keeps its place; ``Unsuspend`` once Core shows it SUSPENDED), each counted by
+   Core's answer in ``metrics.json`` (``user_actions``).
 4. **Reports**: the provider looks at its jobs every ``monitor_interval_s`` and reports each job
    whose state changed (``Report`` -> ``jobs.control.update``), and reports absolute usage every
    ``usage_report_interval_s`` while a job runs (``ReportUsage``). When a wallet's usage reaches

@@ -1312,8 +1312,11 @@ class VanishConfig(_Model):
     """A workload of a provider in ``providers`` (default: all) that ends while its provider is down
     vanishes with ``probability``: its record is gone from the cluster when the restarted provider
     looks for it (Slurm purged the finished job), so the provider cannot tell how it ended. What it
-    reports then is the unknown-state rule's business (reference §7.2; ``spec.actions.Vanish``).
-    Needs provider crashes to happen at all."""
+    reports then is the unknown-state rule's business (reference §7.2; ``spec.actions.Vanish``):
+    SUCCESS under ``documented``, EXPIRED under ``ucloud-current`` when the provider's first pass after
+    the restart comes after the job's ``expiresAt`` (its start + its allocation). Needs provider
+    crashes to happen at all. Queued jobs never vanish here (the spec allows it; §7.2 spares them for
+    five minutes, and nothing in the simulator removes a queued job from a cluster)."""
 
     probability: Probability = 0.0
     providers: list[str] = Field(default_factory=list)
