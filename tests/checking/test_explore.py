@@ -226,6 +226,14 @@ def test_cli_exit_codes() -> None:
         assert code == 2 and "Error" in out and "Traceback" not in out
 
 
+def test_cli_vanish_flag() -> None:
+    one = ("--jobs", "1", "--duplicates", "0", "--vanish")
+    assert _run(*one)[0] == 0  # documented: a vanished workload is SUCCESS
+    code, out = _run(*one, "--variant", "ucloud-current", "--rule", "nonzero-exit-failure=off")
+    assert code == 1 and "expired-only-after-allocation" in out
+    assert "Vanish(job=1, past_expiry=True)" in out
+
+
 def test_cli_json_and_emitted_trace(tmp_path) -> None:
     trace = tmp_path / "cx.jsonl"
     code, out = _run("--variant", "ucloud-current", "--stop-at-first", "--json", "--emit-trace", str(trace))
