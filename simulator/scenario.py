@@ -1435,6 +1435,10 @@ class Scenario(_Model):
         """A copy with dotted keys replaced, checked again: ``{"faults.node_failure.mtbf_s": 3600,
         "providers.0.scheduling.policy": "easy"}`` (list elements by index)."""
         data = self.model_dump(by_alias=True, exclude_none=True)
+        if self.workload.swf is not None and "arrivals" not in self.workload.model_fields_set:
+            # The dump writes the default arrivals back; with an SWF replay they were never given, and
+            # giving both is refused. (An override of workload.arrivals still sets them, and is refused.)
+            data["workload"].pop("arrivals", None)
         for dotted, value in overrides.items():
             node: Any = data
             parts = dotted.split(".")

@@ -165,6 +165,12 @@ def _summary(engine: Any, result: Any, written: list[Path]) -> None:
         ("accepted by Core", f"{m['jobs_accepted']:,}"),
         ("refused or failed creates", f"{refused:,}"),
         ("final states", states),
+        ("stuck in Core (final update lost)", f"{m['stuck_in_core']:,}"),
+        (
+            "user calls (follow, sessions, suspend)",
+            ", ".join(f"{c.removeprefix('jobs.')} {sum(v.values()):,}" for c, v in m["user_actions"].items())
+            or "-",
+        ),
         (
             "wait mean / median / p95 (s)",
             " / ".join(f"{m[k]:,.0f}" for k in ("wait_mean_s", "wait_median_s", "wait_p95_s")),

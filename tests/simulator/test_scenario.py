@@ -491,6 +491,24 @@ def test_swf_path_must_exist(tmp_path: Path) -> None:
         load_scenario(path)
 
 
+def test_overrides_keep_an_swf_replay_valid(tmp_path: Path) -> None:
+    """with_overrides re-validates a dump of the scenario; the default arrivals must not come back into
+    an SWF replay (giving both is refused), so sweeps can vary an SWF scenario."""
+    from simulator.swf import generate_swf, write_swf
+
+    write_swf(tmp_path / "log.swf", generate_swf(20, 16, seed=1).jobs)
+    path = tmp_path / "s.toml"
+    path.write_text(
+        BASE.replace("[workload]\n", '[workload.swf]\npath = "log.swf"\nprovider = "k8s"\n\n[workload]\n')
+    )
+    s = load_scenario(path)
+    t = s.with_overrides({"providers.0.scheduling.policy": "easy"})
+    assert t.workload.swf is not None and t.providers[0].scheduling.policy == "easy"
+    assert t.swf_path() == s.swf_path()
+    with pytest.raises(ScenarioError, match="not both"):
+        s.with_overrides({"workload.arrivals": {"kind": "poisson", "offered_load": 0.5}})
+
+
 # ---------------------------------------------------------------------------------- distributions
 
 
