@@ -182,7 +182,11 @@ class _Job:
         """Whether the job's story is over: Core no longer holds it or holds it final, and its provider
         reported a final state (or never had it)."""
         core = self.core_state
-        return (core is None or core in FINAL) and (self.final is not None or self.provider_status is None)
+        status = self.provider_status
+        # a provider that refused the create never reports on the job
+        return (core is None or core in FINAL) and (
+            self.final is not None or status is None or not 200 <= status < 300
+        )
 
 
 class TraceChecker:
@@ -208,9 +212,9 @@ class TraceChecker:
         self.bound: dict[str, str] = {}  # exclusive resource key -> job id holding it
         self.violations: list[TraceViolation] = []
         self.events = 0
-        # A refused jobs.create that no rule explains, held for one line: the provider's refusal of the
-        # same request may follow it (DESIGN order). (number, line, user, what)
-        self._held: tuple[int, CallLine, str, str] | None = None
+        # A refused jobs.create, held for one line: the provider's refusal of the same request may follow
+        # it (DESIGN order). (number, line, user, what; what is None for a 5xx, which no rule judges)
+        self._held: tuple[int, CallLine, str, str | None] | None = None
         self._verdicts: dict[tuple[bytes, str, str | None], tuple[Refusal | None, Refusal | None, Any]] = {}
         self._user_projects: dict[str, set[str | None]] = {}
         # counts of judgements skipped for lack of facts
@@ -601,8 +605,13 @@ class TraceChecker:
                     job.spec = None
                     self._set_core_state(job, None, line.time)
                     return
-        if status >= 500 or self.catalog is None:
-            return  # Core or the network failed: no validation verdict to judge
+        if status >= 500:
+            # Core or the network failed: no validation verdict to judge; but in DESIGN order the
+            # jobs.provider.create that failed comes next, and must be paired with this answer.
+            self._held = (number, line, user, None)
+            return
+        if self.catalog is None:
+            return
         projects = self._user_projects.get(user, set()) | {None}
         explained = False
         valid = False
@@ -622,7 +631,7 @@ class TraceChecker:
             # Perhaps the provider refused it and its jobs.provider.create is the next line: hold it.
             self._held = (number, line, user, "a valid request" if valid else "a request")
 
-    def _explains(self, held: tuple[int, CallLine, str, str], line: CallLine) -> bool:
+    def _explains(self, held: tuple[int, CallLine, str, str | None], line: CallLine) -> bool:
         """Whether ``line`` is the provider's refusal, with the same status, of the held request."""
         _number, refused, user, _what = held
         if line.call != "jobs.provider.create" or line.response.status != refused.response.status:
@@ -641,7 +650,7 @@ class TraceChecker:
         return False
 
     def _provider_refused_after(
-        self, held: tuple[int, CallLine, str, str], number: int, line: CallLine
+        self, held: tuple[int, CallLine, str, str | None], number: int, line: CallLine
     ) -> None:
         """The provider's refusal followed Core's answer (DESIGN order): Core deleted the job."""
         for item in _items(line.request):
@@ -656,7 +665,9 @@ class TraceChecker:
                 job.spec = None
                 self._set_core_state(job, None, line.time)
 
-    def _unexplained_refusal(self, number: int, line: CallLine, user: str, what: str) -> None:
+    def _unexplained_refusal(self, number: int, line: CallLine, user: str, what: str | None) -> None:
+        if what is None:
+            return  # a 5xx: Core or the network failed, nothing to judge
         self._violate(
             number,
             line,

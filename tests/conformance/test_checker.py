@@ -163,6 +163,20 @@ def test_a_create_in_either_order(tmp_path: Path) -> None:
     assert g.verdict == "conforms"
     alone = check_trace(K.write(tmp_path / "a.jsonl", [K.create(None, status=400)]))
     assert names(alone) == ["submission-verdict"]  # held to the end of the trace, then judged
+    # a 5xx pair in DESIGN order is consumed too: a later refusal no rule gives is still a violation
+    later = [K.create(None, status=502), K.pcreate("1", status=502), K.create(None, status=418)]
+    assert [(v.line, v.prop.name) for v in check_trace(K.write(tmp_path / "l.jsonl", later)).violations] == [
+        (4, "submission-verdict")
+    ]
+    # refused creates leave no live record behind (memory follows the live jobs), in either order
+    from spec.conformance import TraceChecker
+    from spec.trace import TraceReader
+
+    for order in (design_refused, [K.pcreate("1", status=400), K.create(None, status=400)]):
+        with TraceReader(K.write(tmp_path / "o.jsonl", order)) as reader:
+            checker = TraceChecker(reader.catalog)
+            checker.feed_all(enumerate(reader, 2))
+        assert checker.jobs == {} and list(checker.ended) == ["1"]
     # accepted first, then the provider's create: conforms; the provider having refused it does not
     b, g = twins(tmp_path, [K.create("1"), K.pcreate("1", status=400)], [K.create("1"), K.pcreate("1")])
     assert names(b) == ["provider-acceptance"] and g.verdict == "conforms"
