@@ -35,6 +35,7 @@ could not exercise instead of failing.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,13 +177,16 @@ class ProviderAdapter(ABC):
         """
         with self._lock:
             if settle_s > 0:
-                waited = 0.0
-                while waited < 50 * settle_s:
-                    before = len(self._inbox)
-                    self._arrived.wait(settle_s)
-                    waited += settle_s
-                    if len(self._inbox) == before:
-                        break
+                now = time.monotonic()
+                give_up = now + 50 * settle_s
+                quiet_until = now + settle_s
+                seen = len(self._inbox)
+                while now < min(quiet_until, give_up):
+                    self._arrived.wait(min(quiet_until, give_up) - now)
+                    now = time.monotonic()
+                    if len(self._inbox) != seen:  # something arrived: quiet again from now on
+                        seen = len(self._inbox)
+                        quiet_until = now + settle_s
             out, self._inbox = self._inbox, []
         return out
 

@@ -36,12 +36,14 @@ import io
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from providerkit.adapter import HOOKS, NOT_IMPLEMENTED, Answer, ProviderAdapter
@@ -60,6 +62,13 @@ __all__ = ["KitFailure", "KitReport", "KitSettings", "kit_machine", "run_kit"]
 EXIT_CODES = (0, 1, 137)
 ADVANCE_MS = (60_000, 30 * 60_000, 2 * 3_600_000)
 EXTENSION_MS = 30 * 60_000
+NEVER_EXERCISED = (
+    "wallet locks: the kit locks no wallet (locked-eventually-stopped is not checked)",
+    "usage: reports are judged as the trace checker judges them; the kit does not ask for any",
+    "suspension of jobs whose product lacks the suspension feature is not tried",
+    "requests that bind an exclusive resource (public links, IPs) are not submitted",
+)
+"""What the kit never does, whatever the provider: listed in every report."""
 
 
 class KitFailure(AssertionError):
@@ -104,6 +113,32 @@ class KitReport:
     calls: Counter[str] = field(default_factory=Counter)
     missing_hooks: list[str] = field(default_factory=list)
     steps_run: int = 0  # steps taken over all examples (shrinking included)
+    accepted: int = 0  # creates the provider accepted
+    first_failure: KitFailure | None = field(default=None, repr=False)
+    current_story: list[str] = field(default_factory=list, repr=False)
+    current_trace: Callable[[], bytes] = field(default=lambda: b"", repr=False)
+
+    def found(self, failure: KitFailure) -> KitFailure:
+        """Remember the first failure (reported if Hypothesis cannot replay it) and return it."""
+        if self.first_failure is None:
+            self.first_failure = failure
+        return failure
+
+    @property
+    def verdict(self) -> str:
+        """``passed``, ``failed``, or ``inconclusive`` when the provider was never really exercised."""
+        if self.failure is not None:
+            return "failed"
+        return "inconclusive" if self.inconclusive() else "passed"
+
+    def inconclusive(self) -> str | None:
+        """Why a run without failures proves little, or None: a provider that accepts no job (a wrong
+        URL or provider id answering 404, say) can break no property."""
+        if self.accepted == 0:
+            return "the provider accepted no job: check --provider-url and --provider"
+        if not self.transitions:
+            return "the provider never reported a state change: were its updates sent to the kit's endpoint?"
+        return None
 
     @property
     def passed(self) -> bool:
@@ -117,7 +152,7 @@ class KitReport:
             "fail": "no node failed: FAILURE outcomes were not checked",
             "advance": "the clock never moved: jobs only reached the states the provider reaches on its own",
         }
-        return [f"{h}: {what[h]}" for h in HOOKS if h in self.missing_hooks]
+        return [f"{h}: {what[h]}" for h in HOOKS if h in self.missing_hooks] + list(NEVER_EXERCISED)
 
     def coverage_table(self) -> str:
         """The state changes the provider was seen to report, and the calls the kit made."""
@@ -141,6 +176,7 @@ class _Job:
     exit_code: int | None = None
     reported: str = IN_QUEUE  # the last state the provider reported (coverage)
     running_ms: int = 0  # the clock's advances while Core saw the job RUNNING
+    hook_ended: bool = False  # a finish or fail hook ended it (answered 2xx)
 
 
 class _Core:
@@ -166,7 +202,8 @@ class _Core:
             for item in items:
                 jid = item.get("id") if isinstance(item, dict) else None
                 if call == "accounting.reportUsage" and isinstance(item, dict):
-                    scope = (item.get("description") or {}).get("scope") or ""
+                    description = item.get("description")
+                    scope = description.get("scope") if isinstance(description, dict) else None
                     jid = scope.removeprefix("job-") if isinstance(scope, str) else None
                 if not isinstance(jid, str) or jid not in self.known:
                     return Answer(404, None, f"not found or permission denied ({jid})")
@@ -207,6 +244,8 @@ def kit_machine(
             self.jobs: dict[int, _Job] = {}
             self.clock = 0
             self.story: list[str] = []
+            rep.current_story = self.story
+            rep.current_trace = self._trace_so_far
             self.buffer = io.BytesIO()
             self.writer = TraceWriter(self.buffer)
             self.recorder = TraceRecorder(world, self.writer)
@@ -255,12 +294,14 @@ def kit_machine(
             rep.calls[f"test/{name}"] += 1
             return answer
 
-        def _collect(self) -> None:
-            """Write the provider's control calls received so far and apply them in Core."""
-            for c in adapter.control_calls(kit.settle_s):
+        def _collect(self, settle_s: float | None = None) -> int:
+            """Write the provider's control calls received so far and apply them in Core; return how
+            many there were."""
+            calls = adapter.control_calls(kit.settle_s if settle_s is None else settle_s)
+            for c in calls:
                 items = c.request.get("items") if isinstance(c.request, dict) else None
-                ids = [i.get("id") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-                mine = [j for j in ids if isinstance(j, str) and j.isdigit() and int(j) in self.jobs]
+                ids = [_id_of(i) for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+                mine = [j for j in ids if j is not None and int(j) in self.jobs]
                 with core.lock:
                     earlier = [j for j in ids if j in core.known and core.known[j] != core.example]
                 if earlier and not mine:
@@ -276,10 +317,11 @@ def kit_machine(
                 if c.call == "jobs.control.update" and c.answer.ok:
                     for item in items or []:
                         self._apply(item)
+            return len(calls)
 
         def _apply(self, item: Any) -> None:
-            jid = item.get("id") if isinstance(item, dict) else None
-            job = self.jobs.get(int(jid)) if isinstance(jid, str) and jid.isdigit() else None
+            jid = _id_of(item)
+            job = self.jobs.get(int(jid)) if jid is not None else None
             update = item.get("update") if isinstance(item, dict) else None
             if job is None or not isinstance(update, dict):
                 return
@@ -298,6 +340,10 @@ def kit_machine(
             if changes:
                 job.core = replace(job.core, **changes)
 
+        def _trace_so_far(self) -> bytes:
+            self.writer.flush()
+            return self.buffer.getvalue()
+
         def _judge(self) -> None:
             """Feed the lines written since the last time to the trace checker; raise
             :class:`KitFailure` on the first violation."""
@@ -311,10 +357,12 @@ def kit_machine(
                 line = CallLine.from_json(orjson.loads(raw))
                 self.checker.feed(line.seq + 1, line)  # line 1 is the catalog; seq counts from 1
             if self.checker.violations:
-                raise KitFailure(
-                    _explain(self.checker.violations[0], self.story),
-                    data,
-                    self.checker.violations[0].prop.name,
+                raise rep.found(
+                    KitFailure(
+                        _explain(self.checker.violations[0], self.story),
+                        data,
+                        self.checker.violations[0].prop.name,
+                    )
                 )
 
         # -- the one rule: draw the kind of step, then its arguments --------------------------------
@@ -380,6 +428,7 @@ def kit_machine(
             self._line(actor, "jobs.create", request, user_answer)
             if answer.ok:
                 self.jobs[jid] = job
+                rep.accepted += 1
             else:
                 self.story.append(f"  the provider refused it: {answer.status} {answer.why or ''}".rstrip())
                 with core.lock:
@@ -392,13 +441,13 @@ def kit_machine(
         def _do_terminate(self, job: _Job, data: st.DataObject) -> None:
             self.story.append(f"{job.template.user} terminates job {job.core.id}")
             self._user_call(job, "jobs.terminate", {"id": str(job.core.id)})
-            job.terminated = True
-            if job.cause is None and job.reported not in FINAL:
-                job.cause = "user-cancel"
             request = {"items": [self.recorder.job_json(job.core, self.clock)]}
+            ended_before = job.reported in FINAL
             answer = self._provider_call("jobs.provider.terminate", job, request)
-            if not answer.ok:
-                job.terminated = False
+            if answer.ok:
+                job.terminated = True
+                if job.cause is None and not ended_before:
+                    job.cause = "user-cancel"
 
         def _do_extend(self, job: _Job, data: st.DataObject) -> None:
             self.story.append(
@@ -422,15 +471,17 @@ def kit_machine(
             code = data.draw(st.sampled_from(EXIT_CODES), label="exit code")
             self.story.append(f"job {job.core.id}'s application exits with code {code}  [test/finish]")
             answer = self._hook("finish", {"id": str(job.core.id), "exitCode": code})
-            if answer is not None and answer.ok and job.cause is None:
-                job.cause, job.exit_code = "exit", code
+            if answer is not None and answer.ok:
+                # 2xx: the job was still running, so this exit ends it, whatever was asked before (a
+                # provider may end a cancelled job a little later)
+                job.cause, job.exit_code, job.hook_ended = "exit", code, True
             self._collect()
 
         def _do_fail(self, job: _Job, data: st.DataObject) -> None:
             self.story.append(f"a node under job {job.core.id} fails  [test/fail]")
             answer = self._hook("fail", {"id": str(job.core.id)})
-            if answer is not None and answer.ok and job.cause is None:
-                job.cause = "node-failure"
+            if answer is not None and answer.ok:
+                job.cause, job.exit_code, job.hook_ended = "node-failure", None, True
             self._collect()
 
         def _do_advance(self, ms: int, data: st.DataObject) -> None:
@@ -448,9 +499,13 @@ def kit_machine(
             if self.failed:
                 return
             self._collect()
-            if any(j.terminated and j.core.state not in FINAL for j in self.jobs.values()):
-                adapter.control_calls(max(kit.settle_s, 0.0))  # give a slow provider one more chance
-                self._collect()
+            # Give a slow provider a few more chances to report what it owes.
+            for _ in range(5):
+                owed = any(
+                    (j.terminated or j.hook_ended) and j.core.state not in FINAL for j in self.jobs.values()
+                )
+                if not owed or kit.settle_s == 0 or self._collect(kit.settle_s * 4) == 0:
+                    break
             self._judge()
             for j in self.jobs.values():
                 if j.terminated and j.core.state not in FINAL:
@@ -458,6 +513,12 @@ def kit_machine(
                         "cancelled-eventually-terminal",
                         f"job {j.core.id} was terminated (the provider answered 200) but is still "
                         f"{j.core.state} in Core",
+                    )
+                elif j.hook_ended and j.core.state not in FINAL:
+                    self._unfulfilled(
+                        "ended-eventually-reported",
+                        f"job {j.core.id} ended ({j.cause}: the provider answered 200 to the hook) but is "
+                        f"still {j.core.state} in Core",
                     )
                 alloc = j.core.alloc_ms
                 if j.core.state == RUNNING and alloc is not None and j.running_ms >= alloc + kit.tolerance_ms:
@@ -469,11 +530,13 @@ def kit_machine(
 
         def _unfulfilled(self, name: str, what: str) -> None:
             prop = PROPERTIES_BY_NAME[name]
-            raise KitFailure(
-                f"property {name!r} violated at the end of the example: {what}\n"
-                f"  meaning: {prop.meaning}\n  source:  {prop.source}\nschedule:\n{_story(self.story)}",
-                self.buffer.getvalue(),
-                name,
+            raise rep.found(
+                KitFailure(
+                    f"property {name!r} violated at the end of the example: {what}\n"
+                    f"  meaning: {prop.meaning}\n  source:  {prop.source}\nschedule:\n{_story(self.story)}",
+                    self.buffer.getvalue(),
+                    name,
+                )
             )
 
     ProviderMachine.__name__ = ProviderMachine.__qualname__ = f"ProviderMachine[{pid}]"
@@ -510,9 +573,30 @@ def run_kit(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )
+    failure: KitFailure | None = None
     try:
         machine.TestCase().runTest()
-    except KitFailure as failure:
+    except KitFailure as found:
+        failure = found
+    except Flaky:
+        # The provider did not behave the same way twice on the same schedule (normal over a network),
+        # so Hypothesis could not replay, let alone shrink, what it found: report the first failure.
+        failure = report.first_failure
+        if failure is None:
+            raise
+        failure = KitFailure(
+            f"{failure}\n(not shrunk: the provider behaved differently when the same schedule was replayed)",
+            failure.trace,
+            failure.prop,
+        )
+    except ConnectionError as lost:  # the provider stopped answering (e.g. a call timed out)
+        failure = KitFailure(
+            f"the provider stopped answering during an example: {lost}\nschedule so far:\n"
+            f"{_story(report.current_story)}",
+            report.current_trace(),
+            "provider-answers",
+        )
+    if failure is not None:
         report.failure = str(failure)
         report.prop = failure.prop
         report.trace = failure.trace
@@ -523,6 +607,12 @@ def run_kit(
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _id_of(item: Any) -> str | None:
+    """The job id of an update item if it is one of UCloud's (a decimal string), else None."""
+    jid = item.get("id") if isinstance(item, dict) else None
+    return jid if type(jid) is str and jid.isdecimal() and jid.isascii() else None
 
 
 def _story(story: list[str]) -> str:

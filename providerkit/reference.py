@@ -164,6 +164,9 @@ class ReferenceProvider:
         for jid in ids:
             row = self._rows.get(jid)
             if row is not None and not self.cfg.m_provider_ignores_terminate:
+                push = P.terminate_ended(row.job, self.cfg)
+                if push is not None:
+                    self._update(jid, {"state": push[0], "status": push[1]})
                 row.job = P.on_terminate(row.job)
                 self._monitor(jid)
         return Answer(200, {"responses": [{} for _ in ids]})

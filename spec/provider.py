@@ -115,6 +115,15 @@ def on_terminate(job: ProviderJob) -> ProviderJob:
     return replace(job, phase=ENDED, cause=CAUSE_USER_CANCEL, cancelled=True)
 
 
+def terminate_ended(job: ProviderJob, cfg: Config) -> tuple[str, str] | None:
+    """What the provider pushes when Core forwards a terminate for a job that already ended: nothing,
+    except under ``terminate-final-forwarded`` (reference §9.3 item 14: the k8s provider pushes SUCCESS,
+    "Job cancelled", for an already final job, and core2 accepts final-to-final). ``(state, status)``."""
+    if job.phase == ENDED and cfg.terminate_final_forwarded:
+        return SUCCESS, "Job cancelled"
+    return None
+
+
 def on_extend(job: ProviderJob, ms: int) -> ProviderJob | None:
     """``jobs.provider.extend``: the requested time is *added* to the allocation (reference §7.6;
     k8s containers: newTimeAllocation = current + requested). ``None`` when nothing changes (no

@@ -36,7 +36,6 @@ from spec.state import (
     FINAL,
     QUEUED,
     RUNNING,
-    SUCCESS,
     SUSPENDED,
     UIDS_PER_JOB,
     UPDATE,
@@ -305,11 +304,12 @@ class ProtocolModel:
             if pj.phase != ENDED:
                 # The workload is deleted and the job ends; the provider pushes its final state.
                 s2 = self._put_pjob(s2, job.provider, P.on_terminate(pj))
-            elif self.cfg.terminate_final_forwarded:
-                # §9.3 item 14: k8s pushes SUCCESS for an already final job; core2 accepts final->final.
-                s2 = self._send_update(
-                    s2, job.provider, pj, (SUCCESS, None, False, None, "Job cancelled"), mark_reported=False
-                )
+            else:
+                push = P.terminate_ended(pj, self.cfg)
+                if push is not None:
+                    s2 = self._send_update(
+                        s2, job.provider, pj, (push[0], None, False, None, push[1]), mark_reported=False
+                    )
         calls = (
             Call(actor, "jobs.terminate", job.id, 200),
             Call("ucloud", "jobs.provider.terminate", job.id, 200),

@@ -15,7 +15,9 @@ Two ways to reach a provider:
 * ``--reference``: the spec's own provider in process, optionally wrong on purpose (``--mutant``,
   ``--misbehave``), to see what a failure looks like.
 
-Exit status: 0 the provider passed; 1 it broke a property; 2 bad arguments or an unreachable provider.
+Exit status: 0 the provider passed; 1 it broke a property (or stopped answering during a run); 2 bad
+arguments, an unreachable provider, or an inconclusive run (the provider accepted no job, or never
+reported a state change: a wrong URL or provider id proves nothing).
 """
 
 from __future__ import annotations
@@ -102,6 +104,12 @@ def conformance(
         fail("give exactly one of --provider-url URL and --reference")
     if not reference and (mutant or misbehave):
         fail("--mutant and --misbehave change the reference provider: use them with --reference")
+    if token is not None and (
+        any(c in token for c in "\r\n") or not token.isascii() or not token.isprintable()
+    ):
+        fail("--token must be printable ASCII (it is sent in an HTTP header)")
+    if trace_out.is_dir() or not trace_out.resolve().parent.is_dir():
+        fail(f"--trace-out {trace_out}: not a file in an existing directory")
     world = default_world()
     if provider_id not in world.providers:
         fail(f"unknown provider {provider_id!r}: the kit's world has {', '.join(world.providers)}")
@@ -124,7 +132,7 @@ def conformance(
         try:
             adapter = HttpAdapter(provider_url, provider_id, token, control_host, control_port)  # type: ignore[arg-type]
         except (BindError, ValueError) as error:
-            fail(str(error))
+            fail(error.strerror if isinstance(error, OSError) and error.strerror else str(error))
         where = provider_url
         click.echo(
             f"control endpoint: {adapter.control_url}  (the provider must send its control calls here)"
@@ -146,6 +154,9 @@ def conformance(
     click.echo(report.coverage_table())
     for line in report.unexercised():
         click.echo(f"not exercised: {line}")
+    if report.verdict == "inconclusive":
+        click.echo(f"INCONCLUSIVE: no property failed, but {report.inconclusive()}")
+        raise SystemExit(2)
     if report.passed:
         click.echo("PASSED: every property held on every example")
         return

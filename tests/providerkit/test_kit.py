@@ -28,7 +28,7 @@ CAUGHT: dict[tuple[str, str], str] = {
     ("mutant", "exit-code-failure"): "outcome-matches-cause",
     ("mutant", "provider-ignores-terminate"): "outcome-matches-cause",
     ("mutant", "provider-ignores-expiry"): "expiry-eventually-final",
-    ("mutant", "provider-drops-final-report"): "cancelled-eventually-terminal",
+    ("mutant", "provider-drops-final-report"): "ended-eventually-reported",
     ("mutant", "legacy-canceling"): "state-domain",
     ("mutant", "expire-early"): "expired-only-after-allocation",
     ("misbehave", "running-after-success"): "no-resurrection",
@@ -69,7 +69,7 @@ def test_a_misbehaving_provider_is_caught_and_its_trace_refused(kind: str, name:
     assert report.trace is not None
     # Judged with the kit's tolerance: its clock is virtual and its link does not reorder updates.
     checked = check_trace(io.BytesIO(report.trace), tolerance_ms=SETTINGS.tolerance_ms)
-    if expected in ("cancelled-eventually-terminal", "expiry-eventually-final"):
+    if expected in ("cancelled-eventually-terminal", "expiry-eventually-final", "ended-eventually-reported"):
         # Liveness: nothing in the trace is wrong, something is missing from it; the checker says the
         # job is still open at the end rather than naming a violation.
         assert checked.verdict == "conforms"
@@ -114,7 +114,8 @@ def test_missing_hooks_are_reported_not_failed() -> None:
     report = run_kit(_NoHooks({"finish", "fail"}), WORLD, resolve(), SETTINGS)
     assert report.passed, report.failure
     assert sorted(report.missing_hooks) == ["fail", "finish"]
-    assert [u.split(":")[0] for u in report.unexercised()] == ["finish", "fail"]
+    assert [u.split(":")[0] for u in report.unexercised()][:2] == ["finish", "fail"]
+    assert any(u.startswith("wallet locks") for u in report.unexercised())  # never done, always said
     assert report.calls["test/finish"] == 0 and report.calls["test/fail"] == 0
 
 
@@ -123,6 +124,58 @@ def test_without_advance_jobs_never_start_and_the_kit_says_so() -> None:
     assert report.passed, report.failure
     assert report.transitions[("IN_QUEUE", "RUNNING")] == 0
     assert any(u.startswith("advance:") for u in report.unexercised())
+
+
+class _Refusing(_NoHooks):
+    """A URL that is not the provider's: every create answered 404."""
+
+    def call(self, name: str, request: Any) -> Answer:
+        return Answer(404, None, "not found")
+
+
+def test_a_provider_that_accepts_nothing_is_inconclusive_not_passed() -> None:
+    report = run_kit(_Refusing(set()), WORLD, resolve(), KitSettings(examples=10, steps=5))
+    assert report.failure is None and report.verdict == "inconclusive"
+    assert "accepted no job" in (report.inconclusive() or "")
+    assert run_kit(_adapter(), WORLD, resolve(), KitSettings(examples=10, steps=10)).verdict == "passed"
+
+
+class _Flaky(_NoHooks):
+    """Resurrects a job after SUCCESS only now and then: the same schedule does not fail twice alike."""
+
+    def __init__(self) -> None:
+        super().__init__(set())
+        import random
+
+        self.rng = random.Random(3)
+        self.inner = ReferenceAdapter(WORLD, "k8s", misbehave="running-after-success")
+        self.inner.attach(self._maybe)
+
+    def _maybe(self, call: str, request: Any) -> Answer:
+        item = request["items"][0]
+        if item["update"].get("status") == "Your job is running again." and self.rng.random() < 0.5:
+            return Answer(200)  # swallowed this time
+        return self._received(call, request)
+
+
+def test_a_nondeterministic_provider_is_reported_not_raised() -> None:
+    report = run_kit(_Flaky(), WORLD, resolve(), SETTINGS)
+    assert report.verdict == "failed" and report.prop == "no-resurrection", report.failure
+
+
+class _Hanging(_NoHooks):
+    """Stops answering terminate (as an HTTP adapter raises on a timeout)."""
+
+    def call(self, name: str, request: Any) -> Answer:
+        if name == "jobs.provider.terminate":
+            raise ConnectionError("timed out after 10 s")
+        return super().call(name, request)
+
+
+def test_a_provider_that_stops_answering_is_a_failure_with_the_story_so_far() -> None:
+    report = run_kit(_Hanging(set()), WORLD, resolve(), SETTINGS)
+    assert report.verdict == "failed" and report.prop == "provider-answers"
+    assert "timed out" in report.failure and "terminates job" in report.failure
 
 
 def test_every_misbehaviour_is_tested() -> None:
@@ -192,3 +245,20 @@ def test_the_proxy_trace_of_a_kit_run_passes_the_checker(tmp_path: Any) -> None:
     checked = check_trace(out)
     assert checked.verdict == "conforms", [str(v.reason) for v in checked.violations]
     assert "SUCCESS" in {v.state for v in checked.jobs.values()}
+
+
+@pytest.mark.parametrize(("variant", "pushed"), [("documented", []), ("ucloud-current", ["SUCCESS"])])
+def test_terminating_an_ended_job_follows_spec_provider(variant: str, pushed: list[str]) -> None:
+    """Under terminate-final-forwarded (ucloud-current) the provider pushes SUCCESS again for a job that
+    already ended, as spec/system.py's provider does (both read spec.provider.terminate_ended)."""
+    from tests.providerkit.httpkit import create
+
+    adapter = ReferenceAdapter(WORLD, "k8s", resolve(variant))
+    adapter.attach(lambda call, request: Answer(200))
+    assert adapter.call("jobs.provider.create", create(7)).ok
+    adapter.hook("advance", {"ms": 1000})
+    adapter.hook("finish", {"id": "7", "exitCode": 0})
+    adapter.control_calls()
+    assert adapter.call("jobs.provider.terminate", {"items": [create(7)["items"][0]]}).ok
+    after = [i["update"].get("state") for c in adapter.control_calls() for i in c.request["items"]]
+    assert after == pushed
