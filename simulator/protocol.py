@@ -31,6 +31,20 @@ the calls and the verdicts of the properties after every step.
 
 Budgets: the untimed drivers bound nondeterminism with :class:`~spec.state.Budgets`; the simulator
 bounds it with time, so its budgets are practically unlimited (:data:`UNBOUNDED`).
+
+Reusing what the last step built
+--------------------------------
+A job is stepped about eighteen times, and most of its projection is the same from one step to the
+next. Two parts cost more than the rest to build: the ``providers`` mapping (a copy of the shared
+job-less records plus a fresh :class:`~spec.state.Provider` holding the job, a frozen dataclass) and
+the ``usage`` mapping. Both are immutable by contract (the spec never mutates a state; a step
+returns new mappings), so :meth:`Tables.apply` keeps the step's own result as the job's *view* for
+its next projection when it is exactly what :meth:`Tables.project` would build: for ``providers``,
+the other providers' records untouched and the job's provider holding that job alone with its flags
+unchanged; for ``usage``, a mapping holding just the job's scope. A view of the providers is valid
+for one *epoch* of the providers' flags (``up``, ``restarts``): a crash or restart starts a new
+epoch, and every view built before it is rebuilt when next needed. So a projection costs one
+``SystemState`` and, for a job with exclusive resources or peers, the few entries it gathers.
 """
 
 from __future__ import annotations
@@ -93,6 +107,12 @@ class LiveJob:
     unfair: bool = False  # one of its provider's calls was lost for good: liveness is not judged
     ticking: bool = False  # a chain of usage reports is scheduled for it
     history: deque[tuple[int, Any, tuple[Any, ...]]] = field(default_factory=lambda: deque(maxlen=20))
+    # What the last step left for the next projection (see "Reusing what the last step built"):
+    # the providers mapping (valid while view_epoch is the tables' epoch) and the usage mapping.
+    view: dict[str, Provider] | None = None
+    view_epoch: int = -1
+    usage_view: dict[tuple[str, str], int] | None = None
+    scope: tuple[str, str] | None = None  # (owner, "job-<id>"), the usage scope, made once
 
 
 class Tables:
@@ -110,21 +130,47 @@ class Tables:
         self.next_id = 1
         self.budgets = UNBOUNDED
         self._bare: dict[str, Provider] = {}
+        self._epoch = 0
         self._refresh_providers()
 
     # -- providers ------------------------------------------------------------------------------
     def _refresh_providers(self) -> None:
-        """Rebuild the job-less Provider records that every projection shares."""
+        """Rebuild the job-less Provider records that every projection shares; a new epoch of
+        the providers' flags begins (every job's view of the providers is stale)."""
         self._bare = {p: Provider(p, self.up[p], self.restarts[p], _EMPTY) for p in self.up}
+        self._epoch += 1
 
     def _providers_with(self, job: LiveJob) -> dict[str, Provider]:
         pj = job.pj
         if pj is None:
             return self._bare
+        view = job.view
+        if view is not None and job.view_epoch == self._epoch:
+            return view
         pid = job.template.provider
         providers = dict(self._bare)
         providers[pid] = Provider(pid, self.up[pid], self.restarts[pid], {job.id: pj})
+        job.view = providers
+        job.view_epoch = self._epoch
         return providers
+
+    def _usage_of(self, job: LiveJob) -> dict[tuple[str, str], int]:
+        """The usage mapping of ``job``'s projection: its scope alone, or nothing before a charge."""
+        usage = job.usage
+        if usage is None:
+            return _EMPTY
+        view = job.usage_view
+        if view is None:
+            view = job.usage_view = {self.scope(job): usage}
+        return view
+
+    @staticmethod
+    def scope(job: LiveJob) -> tuple[str, str]:
+        """The job's usage scope, ``(owner, "job-<id>")`` (made once per job)."""
+        scope = job.scope
+        if scope is None:
+            scope = job.scope = (job.template.owner, f"job-{job.id}")
+        return scope
 
     # -- live jobs ------------------------------------------------------------------------------
     def add(self, job: LiveJob) -> None:
@@ -158,8 +204,33 @@ class Tables:
 
     # -- projections ----------------------------------------------------------------------------
     def project(self, job: LiveJob) -> SystemState:
-        """The projection for a step about ``job`` (see the module docstring)."""
-        return self._project(job.template, job)
+        """The projection for a step about ``job`` (see the module docstring).
+
+        Most jobs reference no exclusive or shared resource and name no peer: their projection is
+        their own records alone, built here directly (the general case is :meth:`_project`)."""
+        t = job.template
+        if t.exclusive or t.shared or t.peers:
+            return self._project(t, job)
+        core = job.core
+        providers = self._bare
+        if job.pj is not None:
+            providers = job.view  # type: ignore[assignment]
+            if providers is None or job.view_epoch != self._epoch:
+                providers = self._providers_with(job)
+        usage: dict[tuple[str, str], int] = _EMPTY
+        if job.usage is not None:
+            usage = job.usage_view or self._usage_of(job)
+        return SystemState(
+            _EMPTY if core is None else {job.id: core},
+            _EMPTY,
+            _EMPTY,
+            providers,
+            job.flight,
+            usage,
+            self.locked,
+            self.next_id,
+            self.budgets,
+        )
 
     def project_submit(self, template: Template) -> SystemState:
         """The projection for ``Submit(template)``: no job yet, its resources and peers."""
@@ -195,14 +266,13 @@ class Tables:
             return SystemState(
                 jobs, bindings, reserved, self._bare, (), _EMPTY, self.locked, self.next_id, self.budgets
             )
-        usage = _EMPTY if job.usage is None else {(job.template.owner, f"job-{job.id}"): job.usage}
         return SystemState(
             jobs,
             bindings,
             reserved,
             self._providers_with(job),
             job.flight,
-            usage,
+            self._usage_of(job),
             self.locked,
             self.next_id,
             self.budgets,
@@ -260,17 +330,48 @@ class Tables:
                 self.reserved.pop(r, None)
             self.reserved.update(s.reserved)
         if s.providers is not old.providers:
-            if job is not None:
-                job.pj = s.providers[job.template.provider].jobs.get(job.id)
-            for pid, p in s.providers.items():
-                if p.up != self.up[pid] or p.restarts != self.restarts[pid]:
-                    self.up[pid] = p.up
-                    self.restarts[pid] = p.restarts
-                    self._refresh_providers()
-        if s.flight is not old.flight and job is not None:
-            job.flight = s.flight
-        if s.usage is not old.usage and job is not None:
-            job.usage = s.usage.get((job.template.owner, f"job-{job.id}"))
+            self._apply_providers(job, old.providers, s.providers)
+        if job is not None:
+            if s.flight is not old.flight:
+                job.flight = s.flight
+            if s.usage is not old.usage:
+                usage = job.usage = s.usage.get(job.scope or self.scope(job))
+                # the step's mapping is the next projection's if it holds this scope alone
+                job.usage_view = s.usage if usage is not None and len(s.usage) == 1 else None
         self.locked = s.locked
         self.next_id = s.next_id
         self.budgets = s.budgets
+
+    def _apply_providers(
+        self, job: LiveJob | None, old: dict[str, Provider], new: dict[str, Provider]
+    ) -> None:
+        """Write back the providers of a step: the job's provider job, the flags, and the job's view.
+
+        ``new`` becomes the job's view of the providers when it is what :meth:`project` would build
+        next (see "Reusing what the last step built"): same providers, every other one's record the
+        very object the projection held, the job's own holding that job alone with unchanged flags."""
+        own = job.template.provider if job is not None else None
+        reusable = own is not None and len(new) == len(old)
+        flags = False
+        up, restarts = self.up, self.restarts
+        for pid, p in new.items():
+            if p is old.get(pid):
+                continue
+            if p.up != up[pid] or p.restarts != restarts[pid]:
+                up[pid] = p.up
+                restarts[pid] = p.restarts
+                flags = True
+            if pid != own:
+                reusable = False
+        if flags:
+            self._refresh_providers()
+            reusable = False
+        if job is None:
+            return
+        mine = new[own]  # type: ignore[index]
+        pj = job.pj = mine.jobs.get(job.id)
+        if reusable and pj is not None and len(mine.jobs) == 1:
+            job.view = new
+            job.view_epoch = self._epoch
+        else:
+            job.view = None
