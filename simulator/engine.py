@@ -86,7 +86,7 @@ from simpy.events import Event
 
 from simulator.cluster import Cluster, Slice
 from simulator.metrics import Coverage, RunMetrics
-from simulator.network import TO_CORE, TO_PROVIDER, Network
+from simulator.network import TO_CORE, TO_PROVIDER, Link, Network
 from simulator.outputs import JOBS_CSV_HEADER, SortedRows, ms_cell, write_json
 from simulator.policies import QueuedJob, SchedulingPolicy, make_policy
 from simulator.protocol import LiveJob, Tables
@@ -174,6 +174,8 @@ class _ProviderSim:
     start_delay: Callable[[float], float]
     rng: Any
     index: int
+    to_provider: Link  # the network link from Core to this provider
+    to_core: Link  # and back
     jobs: dict[int, LiveJob] = field(default_factory=dict)  # live jobs with a provider job here
     dirty: dict[int, LiveJob] = field(default_factory=dict)  # to look at on the next monitoring pass
     monitor_at: int = -1
@@ -281,6 +283,8 @@ class Engine:
                 start_delay=b.start_delay_s.quantile,
                 rng=self.streams[f"providers:{p.name}:start-delay"],
                 index=i,
+                to_provider=self.net.link(p.name, TO_PROVIDER),
+                to_core=self.net.link(p.name, TO_CORE),
                 vanish_p=vanish.probability if vanishes else 0.0,
                 vanish_rng=self.streams[f"faults:vanish:{p.name}"] if vanishes else None,
             )
@@ -366,16 +370,22 @@ class Engine:
         self.metrics.steps += 1
         if job is not None:
             job.history.append((now, action, t.calls))
+        self._observe(job, action, old, t, now)
+        return t
+
+    def _observe(
+        self, job: LiveJob | None, action: A.Action, old: SystemState, t: Transition, now: int
+    ) -> None:
+        """What every step goes through after the spec: the trace, ``on_step``, the properties."""
         if self.recorder is not None:
             self.recorder.record(t, now)
         if self.on_step is not None:
             self.on_step(action, now, old, t)
         if self.check:
-            self._count(old, action, t)
+            self._count(old, action, t)  # type: ignore[misc]
             bad = self._checker(self.model, old, action, t)  # _check without the extra call
             if bad:
                 self._violated(bad, job, now)
-        return t
 
     def _check(self, old: SystemState, action: A.Action, t: Transition) -> list[Violation] | None:
         """Every per-step property on this step (``spec.properties.check_step`` with the table
@@ -383,16 +393,30 @@ class Engine:
         return self._checker(self.model, old, action, t) or None
 
     def _do(self, job: LiveJob, action: A.Action) -> Transition:
-        """Step ``action`` about ``job`` on its projection, write back, and send the calls it made."""
+        """Step ``action`` about ``job`` on its projection, write back, and send the calls it made.
+
+        The most frequent operation of a run (every step about a job): :meth:`_step` is written out
+        here, and the calls to send are found without a set when nothing else was in flight."""
         before = job.flight
-        old = self.tables.project(job)
-        t = self._step(job, action, old)
-        self.tables.apply(job, old, t)
-        if job.flight is not before and job.flight:
-            sent = {id(m) for m in before}
-            for m in job.flight:
-                if id(m) not in sent:
+        tables = self.tables
+        old = tables.project(job)
+        now = self.env._now
+        t = self._mstep(old, action, now)
+        self.metrics.steps += 1
+        job.history.append((now, action, t.calls))
+        if self.check or self.recorder is not None or self.on_step is not None:
+            self._observe(job, action, old, t, now)
+        tables.apply(job, old, t)
+        flight = job.flight
+        if flight is not before and flight:
+            if not before:
+                for m in flight:
                     self._transmit(job, m)
+            else:
+                sent = {id(m) for m in before}
+                for m in flight:
+                    if id(m) not in sent:
+                        self._transmit(job, m)
         return t
 
     def _enabled(self, job: LiveJob, action: A.Action) -> bool:
@@ -500,36 +524,34 @@ class Engine:
     def _send_create(self, job: LiveJob, uid: int) -> None:
         now = self.env._now
         deadline = job.create_deadline = now + self.net.timeout_ms
-        a = self.net.link(job.template.provider, TO_PROVIDER).send(now)
-        if a.delivered_at is None or a.delivered_at > deadline:
+        at, _ = self.providers[job.template.provider].to_provider.transmit(now)
+        if at is None or at > deadline:
             self._at(deadline - now, P_NET, self._lose, job.id, uid)  # Core times out: 504
         else:
-            self._at(a.delivered_at - now, P_NET, self._deliver, job.id, uid)
+            self._at(at - now, P_NET, self._deliver, job.id, uid)
 
     def _send_reply(self, job: LiveJob, uid: int) -> None:
         now = self.env._now
         deadline = max(job.create_deadline, now)
-        a = self.net.link(job.template.provider, TO_CORE).send(now)
-        if a.delivered_at is None or a.delivered_at > deadline:
+        at, _ = self.providers[job.template.provider].to_core.transmit(now)
+        if at is None or at > deadline:
             self._at(deadline - now, P_NET, self._lose, job.id, uid)
         else:
-            self._at(a.delivered_at - now, P_NET, self._deliver_to_core, job.id, uid, -1)
+            self._at(at - now, P_NET, self._deliver_to_core, job.id, uid, -1)
 
     def _send_to_core(self, job: LiveJob, uid: int, attempt: int) -> None:
         """One attempt to send a provider's call (update or usage) to Core; see the module docstring."""
         ps = self.providers[job.template.provider]
         now = self.env._now
-        a = self.net.link(ps.name, TO_CORE).send(now)
-        if a.delivered_at is None:
+        at, duplicated = ps.to_core.transmit(now)
+        if at is None:
             self._attempt_failed(job, uid, attempt)
             return
-        self._at(a.delivered_at - now, P_NET, self._deliver_to_core, job.id, uid, attempt)
-        if a.duplicated:
+        self._at(at - now, P_NET, self._deliver_to_core, job.id, uid, attempt)
+        if duplicated:
             # Core handles the call but its answer is lost: the provider sends it again after its retry delay.
             self._do(job, A.Duplicate(uid))
-            self._at(
-                a.delivered_at + ps.retry_ms - now, P_NET, self._deliver_to_core, job.id, uid, ps.max_retries
-            )
+            self._at(at + ps.retry_ms - now, P_NET, self._deliver_to_core, job.id, uid, ps.max_retries)
 
     def _attempt_failed(self, job: LiveJob, uid: int, attempt: int) -> None:
         ps = self.providers[job.template.provider]
@@ -540,21 +562,24 @@ class Engine:
 
     def _resend(self, jid: int, uid: int, attempt: int) -> None:
         job = self.tables.jobs.get(jid)
-        if job is not None and _in_flight(job, uid):
+        if job is not None and _message(job, uid) is not None:
             self._send_to_core(job, uid, attempt)
 
     def _deliver_to_core(self, jid: int, uid: int, attempt: int) -> None:
         job = self.tables.jobs.get(jid)
-        if job is None or not _in_flight(job, uid):
+        if job is None:
+            return
+        m = _message(job, uid)
+        if m is None:
             return
         if self.core_down:  # nobody answers: the attempt failed
             self._attempt_failed(job, uid, attempt)
             return
-        self._deliver(jid, uid)
+        self._deliver_message(job, m)
 
     def _lose(self, jid: int, uid: int) -> None:
         job = self.tables.jobs.get(jid)
-        if job is None or not _in_flight(job, uid):
+        if job is None or _message(job, uid) is None:
             return
         copies = [m for m in job.flight if m.uid == uid]
         if len(copies) == 1 and copies[0].kind in (UPDATE, USAGE):
@@ -569,9 +594,13 @@ class Engine:
         job = self.tables.jobs.get(jid)
         if job is None:
             return
-        m = next((x for x in job.flight if x.uid == uid), None)
-        if m is None:
-            return
+        m = _message(job, uid)
+        if m is not None:
+            self._deliver_message(job, m)
+
+    def _deliver_message(self, job: LiveJob, m: Msg) -> None:
+        """``Deliver`` of ``m``, one of ``job``'s calls in flight, and what the engine does after."""
+        jid, uid = job.id, m.uid
         kind = m.kind
         if kind == UPDATE:
             self._credit(job)  # so that the update's facts carry the true running time
@@ -1227,8 +1256,12 @@ def _stuck_in_core(job: LiveJob) -> bool:
     )
 
 
-def _in_flight(job: LiveJob, uid: int) -> bool:
-    return any(m.uid == uid for m in job.flight)
+def _message(job: LiveJob, uid: int) -> Msg | None:
+    """The first of ``job``'s calls in flight with this uid (``None``: none is, any more)."""
+    for m in job.flight:
+        if m.uid == uid:
+            return m
+    return None
 
 
 def _story(job: LiveJob) -> list[str]:

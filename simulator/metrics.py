@@ -131,6 +131,12 @@ _SOURCES: dict[str, tuple[int, ...]] = {
 _GATED_CALLS = frozenset({"jobs.extend", "jobs.interactiveSession", "jobs.suspend", "jobs.unsuspend"})
 _ENDING = (A.Exit, A.NodeFail, A.AllocationElapsed, A.EnforceLock, A.Terminate)
 
+# action kind -> the raw counters one step of it adds to (whatever its outcome)
+_BY_ACTION: dict[type, tuple[int, ...]] = {kind: (_ENDED,) for kind in _ENDING}
+_BY_ACTION[A.ReportUsage] = (_USAGE_REPORTS,)
+_BY_ACTION[A.AllocationElapsed] = (_ELAPSED, _ENDED)
+_BY_ACTION[A.EnforceLock] = (_LOCK_STOPS, _ENDED)
+
 
 class Coverage:
     """How often each property's precondition held (see :data:`_SOURCES` for the definitions).
@@ -150,9 +156,50 @@ class Coverage:
         self._exclusive = tuple(bool(t.exclusive) for t in world.templates)
 
     def count(self, old: SystemState, action: Any, t: Transition) -> None:
+        """Count the preconditions that held on one step (called on every step: kept lean, the
+        action's counters looked up once in :data:`_BY_ACTION`)."""
         raw = self.raw
+        calls = t.calls
+        if calls:
+            self._count_calls(raw, old, calls)
+        counters = _BY_ACTION.get(type(action))
+        if counters is not None:
+            for i in counters:
+                raw[i] += 1
+        touched = t.touched
+        if not touched:
+            return
         s = t.state
-        for c in t.calls:
+        after_jobs, before_jobs = s.jobs, old.jobs
+        bindings = s.bindings
+        charged = bool(s.usage)  # a projection holds only the touched job's usage scope
+        exclusive = self._exclusive
+        for jid in touched:
+            after = after_jobs.get(jid)
+            if after is None:
+                continue
+            raw[_TOUCHED] += 1
+            if after.confirmed:
+                raw[_CONFIRMED] += 1
+            before = before_jobs.get(jid)
+            if before is not None and before.state != after.state:
+                raw[_CHANGES] += 1
+                if after.state in FINAL:
+                    raw[_FINALS] += 1
+                    if after.state == EXPIRED:
+                        raw[_EXPIRIES] += 1
+                    if any(jid in v for v in old.bindings.values()):
+                        raw[_RELEASES] += 1
+            if exclusive[after.template]:
+                raw[_EXCLUSIVE] += 1
+            if bindings and any(jid in v for v in bindings.values()):
+                raw[_BOUND] += 1
+            if charged:
+                raw[_CHARGED] += 1
+
+    @staticmethod
+    def _count_calls(raw: list[int], old: SystemState, calls: tuple[Any, ...]) -> None:
+        for c in calls:
             name = c.call
             if name == UPDATE:
                 d = c.detail
@@ -180,37 +227,6 @@ class Coverage:
                     raw[_SESSIONS] += 1
                 if name == "jobs.terminate":
                     raw[_CANCELS] += 1
-        kind = type(action)
-        if kind is A.ReportUsage:
-            raw[_USAGE_REPORTS] += 1
-        elif kind is A.AllocationElapsed:
-            raw[_ELAPSED] += 1
-        elif kind is A.EnforceLock:
-            raw[_LOCK_STOPS] += 1
-        if kind in _ENDING:
-            raw[_ENDED] += 1
-        for jid in t.touched:
-            after = s.jobs.get(jid)
-            if after is None:
-                continue
-            raw[_TOUCHED] += 1
-            if after.confirmed:
-                raw[_CONFIRMED] += 1
-            before = old.jobs.get(jid)
-            if before is not None and before.state != after.state:
-                raw[_CHANGES] += 1
-                if after.state in FINAL:
-                    raw[_FINALS] += 1
-                    if after.state == EXPIRED:
-                        raw[_EXPIRIES] += 1
-                    if any(jid in v for v in old.bindings.values()):
-                        raw[_RELEASES] += 1
-            if self._exclusive[after.template]:
-                raw[_EXCLUSIVE] += 1
-            if s.bindings and any(jid in v for v in s.bindings.values()):
-                raw[_BOUND] += 1
-            if s.usage:  # a projection holds only the touched job's usage scope
-                raw[_CHARGED] += 1
 
     def by_property(self) -> dict[str, int]:
         """Property name -> count, for every property (in the spec's order)."""

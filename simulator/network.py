@@ -87,16 +87,24 @@ class Link:
 
     def send(self, now_ms: int) -> Attempt:
         """Transmit one message at ``now_ms``: when it arrives (or that it is lost), and if twice."""
+        at, duplicated = self.transmit(now_ms)
+        return Attempt(at, duplicated)
+
+    def transmit(self, now_ms: int) -> tuple[int | None, bool]:
+        """:meth:`send` as a plain ``(delivered_at, duplicated)`` pair: the simulator sends a few
+        messages per job, and a frozen dataclass per message costs more than the draws."""
         rnd = self._rng.random
         u_loss, u_latency, u_reorder, u_dup = rnd(), rnd(), rnd(), rnd()  # always four: see above
         if u_loss < self._loss or (self._windows and self.partitioned(now_ms)):
-            return Attempt(None, False)
+            return None, False
         at = now_ms + max(0, round(self._latency(u_latency)))
-        if u_reorder >= self._reorder and at < self._last:
-            at = self._last  # FIFO: never overtake an earlier message of this link
-        if at > self._last:
+        last = self._last
+        if at < last:
+            if u_reorder >= self._reorder:
+                at = last  # FIFO: never overtake an earlier message of this link
+        else:
             self._last = at
-        return Attempt(at, u_dup < self._dup)
+        return at, u_dup < self._dup
 
 
 class Network:
