@@ -45,6 +45,13 @@ unchanged; for ``usage``, a mapping holding just the job's scope. A view of the 
 for one *epoch* of the providers' flags (``up``, ``restarts``): a crash or restart starts a new
 epoch, and every view built before it is rebuilt when next needed. So a projection costs one
 ``SystemState`` and, for a job with exclusive resources or peers, the few entries it gathers.
+
+Often not even that: a job is usually stepped several times at one instant (running time credited,
+then the update delivered; an enabledness check, then the step), and nothing another job does can
+change the projection of a job whose request names no resource and no peer, except what every
+projection shares (``next_id``, ``locked``, the budgets, the providers' flags). Those move on a
+*generation* counter; such a job keeps its projection (the step's own result, when it is exactly
+what :meth:`Tables.project` would build) until its next step or the next generation.
 """
 
 from __future__ import annotations
@@ -113,6 +120,8 @@ class LiveJob:
     view_epoch: int = -1
     usage_view: dict[tuple[str, str], int] | None = None
     scope: tuple[str, str] | None = None  # (owner, "job-<id>"), the usage scope, made once
+    proj: SystemState | None = None  # its whole projection, valid while proj_gen is the tables' generation
+    proj_gen: int = -1
 
 
 class Tables:
@@ -131,6 +140,7 @@ class Tables:
         self.budgets = UNBOUNDED
         self._bare: dict[str, Provider] = {}
         self._epoch = 0
+        self._gen = 0  # generation of what every projection shares (see the module docstring)
         self._refresh_providers()
 
     # -- providers ------------------------------------------------------------------------------
@@ -139,6 +149,7 @@ class Tables:
         the providers' flags begins (every job's view of the providers is stale)."""
         self._bare = {p: Provider(p, self.up[p], self.restarts[p], _EMPTY) for p in self.up}
         self._epoch += 1
+        self._gen += 1
 
     def _providers_with(self, job: LiveJob) -> dict[str, Provider]:
         pj = job.pj
@@ -211,6 +222,9 @@ class Tables:
         t = job.template
         if t.exclusive or t.shared or t.peers:
             return self._project(t, job)
+        state = job.proj
+        if state is not None and job.proj_gen == self._gen:
+            return state
         core = job.core
         providers = self._bare
         if job.pj is not None:
@@ -220,7 +234,7 @@ class Tables:
         usage: dict[tuple[str, str], int] = _EMPTY
         if job.usage is not None:
             usage = job.usage_view or self._usage_of(job)
-        return SystemState(
+        state = job.proj = SystemState(
             _EMPTY if core is None else {job.id: core},
             _EMPTY,
             _EMPTY,
@@ -231,6 +245,8 @@ class Tables:
             self.next_id,
             self.budgets,
         )
+        job.proj_gen = self._gen
+        return state
 
     def project_submit(self, template: Template) -> SystemState:
         """The projection for ``Submit(template)``: no job yet, its resources and peers."""
@@ -313,10 +329,12 @@ class Tables:
                     if live.core is None:
                         self._note_user(live)
                     live.core = core
+                    live.proj = None
             for jid in old.jobs:
                 if jid not in s.jobs:
                     live = self.jobs[jid]
                     live.core = None
+                    live.proj = None
                     self._forget_user(live)
         if s.bindings is not old.bindings:
             for r in old.bindings.keys() | s.bindings.keys():
@@ -331,6 +349,11 @@ class Tables:
             self.reserved.update(s.reserved)
         if s.providers is not old.providers:
             self._apply_providers(job, old.providers, s.providers)
+        if s.next_id != self.next_id or s.locked is not self.locked or s.budgets is not self.budgets:
+            self.locked = s.locked
+            self.next_id = s.next_id
+            self.budgets = s.budgets
+            self._gen += 1
         if job is not None:
             if s.flight is not old.flight:
                 job.flight = s.flight
@@ -338,9 +361,29 @@ class Tables:
                 usage = job.usage = s.usage.get(job.scope or self.scope(job))
                 # the step's mapping is the next projection's if it holds this scope alone
                 job.usage_view = s.usage if usage is not None and len(s.usage) == 1 else None
-        self.locked = s.locked
-        self.next_id = s.next_id
-        self.budgets = s.budgets
+            job.proj = s if self._is_projection(job, s) else None
+            job.proj_gen = self._gen
+
+    def _is_projection(self, job: LiveJob, s: SystemState) -> bool:
+        """Whether ``s``, the result of a step about ``job`` just written back, is exactly the
+        projection :meth:`project` would build for the job's next step (so it can be kept)."""
+        t = job.template
+        if t.exclusive or t.shared or t.peers or s.bindings or s.reserved:
+            return False
+        core = job.core
+        if core is None:
+            if s.jobs:
+                return False
+        elif len(s.jobs) != 1:  # (the one is the job's own: write-back took job.core from it)
+            return False
+        if job.pj is None:
+            if s.providers is not self._bare:
+                return False
+        elif s.providers is not job.view or job.view_epoch != self._epoch:
+            return False
+        if job.usage is None:
+            return not s.usage
+        return s.usage is job.usage_view
 
     def _apply_providers(
         self, job: LiveJob | None, old: dict[str, Provider], new: dict[str, Provider]
