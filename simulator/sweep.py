@@ -67,7 +67,7 @@ __all__ = [
     "write_results",
 ]
 
-METRICS = ("wait_mean_s", "wait_p95_s", "bounded_slowdown_mean", "violations")
+METRICS = ("wait_mean_s", "wait_p95_s", "bounded_slowdown_mean", "stuck_in_core", "violations")
 """Kept for every run, plus ``utilisation.<provider>`` for each provider."""
 
 PROVENANCE = ("scenario", "scenario_sha256", "variant", "mutant", "ucsim_version")
