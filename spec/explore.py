@@ -306,6 +306,140 @@ def _inverse(perm: Perm | None) -> Perm | None:
     return None if perm is None else {v: k for k, v in perm.items()}
 
 
+# --------------------------------------------------------------------------- fast fingerprints
+
+# Tags that open the parts of a job's signature after its Core and provider records (calls in
+# flight, bindings, reservations, usage); tuples, so that no provider id (a string) can pass for one.
+_TAG_M, _TAG_B, _TAG_R, _TAG_U = ("calls",), ("bound",), ("reserved",), ("usage",)
+
+
+class Fingerprinter:
+    """64-bit fingerprints of :func:`canonical_key`'s classes, computed without building the key: the
+    search's hot path (``canonical_key`` stays the readable definition, and the exact one).
+
+    **The same classes, another canonical form.** ``canonical_key`` writes the relations between
+    jobs (bindings, reservations, the FIFO order of calls) with the jobs' canonical names, so it must
+    choose names first, trying every order of tied jobs. Here each relation is written into the
+    signature of the job it mentions instead, without naming any other job: the resources bound to
+    it with its position in each ``boundTo`` list, the resources reserved for it, and (FIFO network)
+    the positions of its calls in the queue. Those signatures hold everything about each job, the
+    relations included (bindings, reservations and the queue can be rebuilt from them), and mention
+    no job id; so two states are renamings of each other exactly when they have the same job ids,
+    the same things outside the jobs, and the same *multiset* of job signatures, written as the
+    sorted tuple of their hashes. No permutation is ever tried, ties included.
+
+    ``fingerprint(s)`` returns ``(fp, order, ids)``: ``ids`` the job ids sorted, ``order`` the same
+    ids sorted by signature (tied jobs are interchangeable: the same signature means the same job,
+    relations included). The canonical name of ``order[k]`` is ``ids[k]`` (:func:`order_perm`); the
+    search only builds that renaming for the states it keeps, not for every successor.
+
+    **Why it is fast.** A step shares every record it did not touch with its source state, so most
+    :class:`~spec.state.CoreJob`, :class:`~spec.state.ProviderJob` and :class:`~spec.state.Msg`
+    objects of a state were already seen in its source, its siblings and its ancestors. Each
+    record's hash is computed once per record object and memoised by ``id``; a memo entry holds the
+    record, so its id cannot be reused by another object while the entry exists. The calls in flight
+    of a job are a multiset (reordering network), written as their hashes sorted (never summed: the
+    hash of a tuple is close enough to additive in its fields that sums of them collide). A state then costs one lookup per record, one hash of a short tuple per job, a sort of the
+    job ids by signature and one hash of a short flat tuple: O(records + jobs log jobs), where
+    ``canonical_key`` rebuilt and hashed the whole nested key twice (rank, then fingerprint) and
+    tried k! orders for k tied jobs. The memo is emptied when it reaches ``limit`` entries (O(1)
+    amortised; it refills from the live frontier), which bounds the memory it holds on to.
+    """
+
+    __slots__ = ("_records", "limit", "reorder", "symmetry")
+
+    def __init__(self, reorder: bool, symmetry: bool, limit: int = 1 << 18) -> None:
+        self.reorder = reorder
+        self.symmetry = symmetry
+        self.limit = limit
+        self._records: dict[int, tuple[Any, int]] = {}  # id(record) -> (record, hash of its fields)
+
+    def fingerprint(self, s: SystemState) -> tuple[int, list[int], list[int]]:
+        """``(fp, order, ids)`` of ``s``; see the class docstring."""
+        rec = self._records
+        if len(rec) >= self.limit:
+            rec.clear()
+        per = UIDS_PER_JOB
+        parts: dict[int, list[Any]] = {}
+        for jid, j in s.jobs.items():
+            c = rec.get(id(j))
+            if c is None or c[0] is not j:
+                c = rec[id(j)] = (j, hash((_CORE(j), tuple(sorted([u % per for u in j.handled])))))
+            parts[jid] = [c[1]]
+        providers = s.providers
+        extra = []
+        for pid in sorted(providers) if len(providers) > 1 else providers:
+            p = providers[pid]
+            extra.append((pid, p.up, p.restarts))
+            for jid, pj in p.jobs.items():
+                c = rec.get(id(pj))
+                if c is None or c[0] is not pj:
+                    c = rec[id(pj)] = (pj, hash(_PJOB(pj)))
+                lst = parts.get(jid)
+                if lst is None:
+                    parts[jid] = [None, pid, c[1]]
+                else:
+                    lst += (pid, c[1])
+        if s.flight:
+            fifo = not self.reorder
+            calls: dict[int, list[Any]] = {}
+            for pos, m in enumerate(s.flight):
+                c = rec.get(id(m))
+                if c is None or c[0] is not m:
+                    c = rec[id(m)] = (m, hash((m.uid % per, m.kind, m.provider, m.payload)))
+                # FIFO: each call with its place in the queue (so in queue order)
+                h = (pos, c[1]) if fifo else c[1]
+                lst = calls.get(m.job)
+                if lst is None:
+                    calls[m.job] = [h]
+                else:
+                    lst.append(h)
+            for jid, hs in calls.items():
+                if not fifo:  # reordering: a multiset per job, as its calls' hashes sorted
+                    hs.sort()
+                lst = parts.get(jid)
+                if lst is None:
+                    parts[jid] = [None, _TAG_M, *hs]
+                else:
+                    lst += (_TAG_M, *hs)
+        for r, holders in s.bindings.items() if len(s.bindings) < 2 else sorted(s.bindings.items()):
+            for pos, jid in enumerate(holders):
+                lst = parts.get(jid)
+                if lst is None:
+                    parts[jid] = [None, _TAG_B, r, pos]
+                else:
+                    lst += (_TAG_B, r, pos)
+        for r, jid in s.reserved.items() if len(s.reserved) < 2 else sorted(s.reserved.items()):
+            lst = parts.get(jid)
+            if lst is None:
+                parts[jid] = [None, _TAG_R, r]
+            else:
+                lst += (_TAG_R, r)
+        if s.usage:
+            for (owner, scope), v in sorted(s.usage.items()):
+                jid = _scope_job(scope)
+                if jid is None:
+                    extra.append((owner, scope, v))
+                    continue
+                lst = parts.get(jid)
+                if lst is None:
+                    parts[jid] = [None, _TAG_U, owner, v]
+                else:
+                    lst += (_TAG_U, owner, v)
+        ids = sorted(parts)
+        sig = {jid: hash(tuple(v)) for jid, v in parts.items()}
+        order = sorted(ids, key=sig.__getitem__) if self.symmetry else ids
+        fp = hash((tuple(ids), tuple([sig[j] for j in order]), tuple(extra), s.locked, s.next_id, s.budgets))
+        return fp, order, ids
+
+
+def order_perm(order: list[int], ids: list[int]) -> Perm | None:
+    """The renaming that gives ``order[k]`` the name ``ids[k]`` (``None`` when that is the identity)."""
+    if order == ids:
+        return None
+    return dict(zip(order, ids, strict=True))
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -374,6 +508,21 @@ class ExploreResult:
 # --------------------------------------------------------------------------- the search
 
 
+def _props_by_step(props: Sequence[Property]) -> tuple[tuple[Property, ...], ...]:
+    """The action properties a step can violate, by what the step did (``Property.needs``): entry
+    ``2 * changed + made_calls``, each in the order of ``props`` (so violations are found, and
+    reported, in the same order as when every property is checked on every step)."""
+
+    def can_fail(p: Property, changed: bool, calls: bool) -> bool:
+        return not p.needs or ("job-change" in p.needs and changed) or ("calls" in p.needs and calls)
+
+    return tuple(
+        tuple(p for p in props if can_fail(p, changed, calls))
+        for changed in (False, True)
+        for calls in (False, True)
+    )
+
+
 class Explorer:
     """Breadth-first search over every schedule of ``model``. Use :func:`explore` for one call.
 
@@ -413,11 +562,14 @@ class Explorer:
         # Python hashes -1 and -2 alike, so fingerprints could merge states that differ only there;
         # keep whole keys when the world has negative exit codes (or when asked).
         self.exact = any(c < 0 for c in model.world.exit_codes) if exact is None else exact
+        self._fingerprints = Fingerprinter(model.reorder, self.symmetry)
 
     # -- keys
     def _key(self, s: SystemState) -> tuple[Any, Perm | None]:
-        key, perm = canonical_key(s, self.model.reorder, self.symmetry)
-        return (key if self.exact else hash(key)), perm
+        if self.exact:
+            return canonical_key(s, self.model.reorder, self.symmetry)
+        fp, order, ids = self._fingerprints.fingerprint(s)
+        return fp, order_perm(order, ids)
 
     def run(self) -> ExploreResult:
         """Search, then check liveness; see :class:`ExploreResult`.
@@ -459,6 +611,8 @@ class Explorer:
         live_edges: list[tuple[int, int, A.Action, Label]] = []
         all_edges: list[tuple[int, int, A.Action]] | None = [] if self.keep_graph else None
         invariants, action_props = self.invariants, self.action_props
+        exact, fingerprint = self.exact, self._fingerprints.fingerprint
+        props_for = _props_by_step(action_props)
         stop_at = self.stop_at
 
         def mask_of(s: SystemState) -> int:
@@ -490,7 +644,14 @@ class Explorer:
                 t = model.step(s, a)
                 transitions += 1
                 bad = False
-                for p in action_props:
+                changed = False
+                if t.state.jobs is not s.jobs:
+                    old_jobs, new_jobs = s.jobs, t.state.jobs
+                    for jid in t.touched:
+                        if old_jobs.get(jid) is not new_jobs.get(jid):
+                            changed = True
+                            break
+                for p in props_for[(2 if changed else 0) + (1 if t.calls else 0)]:
                     why = p.action(model, s, a, t)  # type: ignore[misc]
                     if why is not None:
                         bad = True
@@ -498,8 +659,11 @@ class Explorer:
                             found[p.name] = (i, a, p, None, why)
                 if t.state is s:  # a refused or idle call: the same state, no key to compute
                     fp, tperm, j = -1, perm, i
-                else:
+                elif exact:
                     fp, tperm = self._key(t.state)
+                    j = index.get(fp)
+                else:  # the renaming is only needed if the state is new: built below
+                    fp, order, ids = fingerprint(t.state)
                     j = index.get(fp)
                 if j is None:
                     for p in invariants:
@@ -520,6 +684,8 @@ class Explorer:
                     parent.append(i)
                     via.append(a)
                     depth.append(depth[i] + 1)
+                    if not exact:
+                        tperm = order_perm(order, ids)
                     queue.append((t.state, j, tperm))
                     if visit is not None:
                         visit(t.state)

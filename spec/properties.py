@@ -69,6 +69,13 @@ class Property:
     action: Callable[[ProtocolModel, SystemState, A.Action, Transition], str | None] | None = None
     pending: Callable[[ProtocolModel, SystemState], Iterable[int]] | None = None
     fairness: str = ""
+    needs: frozenset[str] = frozenset()
+
+    # ``needs`` (action properties only) says which steps can possibly violate the property, so that
+    # a checker may skip the others without changing what it finds: ``"job-change"``, a step that
+    # replaced the Core record of a job it touched (``old.jobs.get(j) is not new.jobs.get(j)``);
+    # ``"calls"``, a step that made calls (``transition.calls`` not empty). A property that needs
+    # both may be violated by a step of either sort; one that needs nothing is checked on every step.
 
 
 @dataclass(frozen=True)
@@ -485,8 +492,18 @@ def _inv(name: str, meaning: str, source: str, fn: Callable[..., str | None]) ->
     return Property(name, "invariant", meaning, source, invariant=fn)
 
 
-def _act(name: str, meaning: str, source: str, fn: Callable[..., str | None]) -> Property:
-    return Property(name, "action", meaning, source, action=fn)
+def _act(
+    name: str, meaning: str, source: str, fn: Callable[..., str | None], needs: Iterable[str] = ()
+) -> Property:
+    return Property(name, "action", meaning, source, action=fn, needs=frozenset(needs))
+
+
+# What an action property reads, hence which steps can violate it (``Property.needs``). Everything
+# read through ``_changed`` compares a touched job's record before and after the step, and fails only
+# if they differ; everything read through ``t.calls`` (``_applied_updates`` included) fails only on a
+# step that made a call.
+_CHANGE = ("job-change",)
+_CALLS = ("calls",)
 
 
 def _live(name: str, meaning: str, source: str, fn: Callable[..., Iterable[int]]) -> Property:
@@ -506,54 +523,63 @@ PROPERTIES: tuple[Property, ...] = (
         "A job in a final state never returns to a non-final state.",
         "S3; core2 job.go: JobsControlAddUpdate.Handler",
         _no_resurrection,
+        _CHANGE,
     ),
     _act(
         "terminal-finality",
         "Once final, a job's state never changes and Core applies no further update to it.",
         "S4; the seed and docs jobs.md §Job ('can no longer receive any updates')",
         _terminal_finality,
+        (*_CHANGE, *_CALLS),
     ),
     _act(
         "valid-transition",
         "Every state change Core applies is a transition of the protocol's table.",
         "reference §2.5; legacy Jobs.kt state doc strings",
         _valid_transition,
+        _CHANGE,
     ),
     _act(
         "only-owning-provider",
         "Only the provider that runs a job may update it.",
         "S11; core2 resources.go: ResourceValidateProviderBatch",
         _only_owning_provider,
+        _CALLS,
     ),
     _act(
         "expected-state",
         "An update with expectedState X is applied only to a job in state X.",
         "S5; core2 job.go: JobsControlAddUpdate.Handler",
         _expected_state,
+        _CALLS,
     ),
     _act(
         "expected-different-state",
         "An update with expectedDifferentState is applied only if it changes the state.",
         "S6; core2 job.go: JobsControlAddUpdate.Handler",
         _expected_different_state,
+        _CALLS,
     ),
     _act(
         "started-at-semantics",
         "startedAt moves exactly when a job changes into RUNNING, never on a duplicate.",
         "S9; core2 job.go: JobsControlAddUpdate.Handler",
         _started_at_semantics,
+        _CHANGE,
     ),
     _act(
         "retry-idempotent",
         "A retried (redelivered) update changes nothing the first delivery did not.",
         "reference §2.4 and §7.2 (providers retry flushes); DESIGN trace format",
         _retry_idempotent,
+        _CALLS,
     ),
     _act(
         "extension-exact",
         "A newTimeAllocation of X ms leaves the job with exactly X ms.",
         "S28; orchestrators/applications.go: SimpleDurationFromMillis",
         _extension_exact,
+        _CALLS,
     ),
     # -- outcomes
     _act(
@@ -561,6 +587,7 @@ PROPERTIES: tuple[Property, ...] = (
         "A job becomes EXPIRED only once its RUNNING time reached its allocation.",
         "L2, §7.5; legacy Jobs.kt: EXPIRED 'only when timeAllocation ran out'",
         _expired_only_after_allocation,
+        _CHANGE,
     ),
     _act(
         "outcome-matches-cause",
@@ -568,6 +595,7 @@ PROPERTIES: tuple[Property, ...] = (
         "failure FAILURE, a used-up allocation EXPIRED, cancellation SUCCESS.",
         "the seed; legacy Jobs.kt SUCCESS/FAILURE doc strings; issue #2118",
         _outcome_matches_cause,
+        _CHANGE,
     ),
     # -- submission
     _inv(
@@ -600,6 +628,7 @@ PROPERTIES: tuple[Property, ...] = (
         "A refused or failed create leaves no job and no binding behind.",
         "S17; core2 job.go: jobCreateThroughProvider (ResourceDelete), PR #3844",
         _refused_creates_nothing,
+        _CALLS,
     ),
     _inv(
         "provider-acceptance",
@@ -613,12 +642,14 @@ PROPERTIES: tuple[Property, ...] = (
         "backend declares the feature.",
         "S13; core2 job.go, legacy JobResourceService.kt",
         _feature_gated_calls,
+        _CALLS,
     ),
     _act(
         "sessions-only-while-running",
         "Logs are streamed and interactive sessions opened only for RUNNING jobs.",
         "the seed ('RUNNING ... log files can be retrieved and interactive interfaces are available')",
         _sessions_only_while_running,
+        _CALLS,
     ),
     # -- resources
     _inv(
@@ -644,6 +675,7 @@ PROPERTIES: tuple[Property, ...] = (
         "The step that makes a job final releases everything bound to it.",
         "S22; core2 job.go: JobsControlAddUpdate.Handler -> jobUnbindResource",
         _release_at_end,
+        _CHANGE,
     ),
     # -- accounting
     _inv(
