@@ -508,19 +508,14 @@ class ExploreResult:
 # --------------------------------------------------------------------------- the search
 
 
-def _props_by_step(props: Sequence[Property]) -> tuple[tuple[Property, ...], ...]:
-    """The action properties a step can violate, by what the step did (``Property.needs``): entry
-    ``2 * changed + made_calls``, each in the order of ``props`` (so violations are found, and
-    reported, in the same order as when every property is checked on every step)."""
-
-    def can_fail(p: Property, changed: bool, calls: bool) -> bool:
-        return not p.needs or ("job-change" in p.needs and changed) or ("calls" in p.needs and calls)
-
-    return tuple(
-        tuple(p for p in props if can_fail(p, changed, calls))
-        for changed in (False, True)
-        for calls in (False, True)
-    )
+def _props_for_step(props: Sequence[Property], changed: bool, calls: tuple[str, ...]) -> tuple[Property, ...]:
+    """The action properties a step can violate (``Property.needs``), given whether it replaced the
+    Core record of a job it touched and the names of the calls it made; in the order of ``props``,
+    so that violations are found, and reported, as when every property is checked on every step."""
+    did = {f"call:{name}" for name in calls}
+    if changed:
+        did.add("job-change")
+    return tuple(p for p in props if not p.needs or not p.needs.isdisjoint(did))
 
 
 class Explorer:
@@ -612,7 +607,8 @@ class Explorer:
         all_edges: list[tuple[int, int, A.Action]] | None = [] if self.keep_graph else None
         invariants, action_props = self.invariants, self.action_props
         exact, fingerprint = self.exact, self._fingerprints.fingerprint
-        props_for = _props_by_step(action_props)
+        # the action properties to check, by what a step did: a handful of entries
+        props_for: dict[tuple[bool, tuple[str, ...]], tuple[Property, ...]] = {}
         stop_at = self.stop_at
 
         def mask_of(s: SystemState) -> int:
@@ -651,7 +647,11 @@ class Explorer:
                         if old_jobs.get(jid) is not new_jobs.get(jid):
                             changed = True
                             break
-                for p in props_for[(2 if changed else 0) + (1 if t.calls else 0)]:
+                what = (changed, tuple([c.call for c in t.calls]))
+                props = props_for.get(what)
+                if props is None:
+                    props = props_for[what] = _props_for_step(action_props, *what)
+                for p in props:
                     why = p.action(model, s, a, t)  # type: ignore[misc]
                     if why is not None:
                         bad = True

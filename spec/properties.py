@@ -74,8 +74,8 @@ class Property:
     # ``needs`` (action properties only) says which steps can possibly violate the property, so that
     # a checker may skip the others without changing what it finds: ``"job-change"``, a step that
     # replaced the Core record of a job it touched (``old.jobs.get(j) is not new.jobs.get(j)``);
-    # ``"calls"``, a step that made calls (``transition.calls`` not empty). A property that needs
-    # both may be violated by a step of either sort; one that needs nothing is checked on every step.
+    # ``"call:NAME"``, a step that made a call named NAME (``Call.call``). A property with several
+    # needs may be violated by a step of any of those sorts; one that needs nothing, by any step.
 
 
 @dataclass(frozen=True)
@@ -500,10 +500,10 @@ def _act(
 
 # What an action property reads, hence which steps can violate it (``Property.needs``). Everything
 # read through ``_changed`` compares a touched job's record before and after the step, and fails only
-# if they differ; everything read through ``t.calls`` (``_applied_updates`` included) fails only on a
-# step that made a call.
+# if they differ; everything read through ``t.calls`` fails only on a step that made a call of the
+# names it looks at (``_applied_updates``: jobs.control.update).
 _CHANGE = ("job-change",)
-_CALLS = ("calls",)
+_UPDATES = ("call:jobs.control.update",)
 
 
 def _live(name: str, meaning: str, source: str, fn: Callable[..., Iterable[int]]) -> Property:
@@ -530,7 +530,7 @@ PROPERTIES: tuple[Property, ...] = (
         "Once final, a job's state never changes and Core applies no further update to it.",
         "S4; the seed and docs jobs.md §Job ('can no longer receive any updates')",
         _terminal_finality,
-        (*_CHANGE, *_CALLS),
+        (*_CHANGE, *_UPDATES),
     ),
     _act(
         "valid-transition",
@@ -544,21 +544,21 @@ PROPERTIES: tuple[Property, ...] = (
         "Only the provider that runs a job may update it.",
         "S11; core2 resources.go: ResourceValidateProviderBatch",
         _only_owning_provider,
-        _CALLS,
+        _UPDATES,
     ),
     _act(
         "expected-state",
         "An update with expectedState X is applied only to a job in state X.",
         "S5; core2 job.go: JobsControlAddUpdate.Handler",
         _expected_state,
-        _CALLS,
+        _UPDATES,
     ),
     _act(
         "expected-different-state",
         "An update with expectedDifferentState is applied only if it changes the state.",
         "S6; core2 job.go: JobsControlAddUpdate.Handler",
         _expected_different_state,
-        _CALLS,
+        _UPDATES,
     ),
     _act(
         "started-at-semantics",
@@ -572,14 +572,14 @@ PROPERTIES: tuple[Property, ...] = (
         "A retried (redelivered) update changes nothing the first delivery did not.",
         "reference §2.4 and §7.2 (providers retry flushes); DESIGN trace format",
         _retry_idempotent,
-        _CALLS,
+        _UPDATES,
     ),
     _act(
         "extension-exact",
         "A newTimeAllocation of X ms leaves the job with exactly X ms.",
         "S28; orchestrators/applications.go: SimpleDurationFromMillis",
         _extension_exact,
-        _CALLS,
+        _UPDATES,
     ),
     # -- outcomes
     _act(
@@ -628,7 +628,7 @@ PROPERTIES: tuple[Property, ...] = (
         "A refused or failed create leaves no job and no binding behind.",
         "S17; core2 job.go: jobCreateThroughProvider (ResourceDelete), PR #3844",
         _refused_creates_nothing,
-        _CALLS,
+        ("call:jobs.create",),
     ),
     _inv(
         "provider-acceptance",
@@ -642,14 +642,14 @@ PROPERTIES: tuple[Property, ...] = (
         "backend declares the feature.",
         "S13; core2 job.go, legacy JobResourceService.kt",
         _feature_gated_calls,
-        _CALLS,
+        ("call:jobs.extend", "call:jobs.interactiveSession", "call:jobs.suspend", "call:jobs.unsuspend"),
     ),
     _act(
         "sessions-only-while-running",
         "Logs are streamed and interactive sessions opened only for RUNNING jobs.",
         "the seed ('RUNNING ... log files can be retrieved and interactive interfaces are available')",
         _sessions_only_while_running,
-        _CALLS,
+        ("call:jobs.interactiveSession", "call:jobs.follow"),
     ),
     # -- resources
     _inv(
