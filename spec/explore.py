@@ -294,8 +294,44 @@ Label = tuple[Any, ...]
 
 def _label(action: A.Action, perm: Perm | None) -> Label:
     """A fairness label: the action in canonical names, *with its kind* (named tuples of different
-    kinds compare equal: ``EnforceLock(1) == Suspend(1)``)."""
-    return (type(action), *relabel_action(action, perm))
+    kinds compare equal: ``EnforceLock(1) == Suspend(1)``). Equal to
+    ``(type(action), *relabel_action(action, perm))``, without building the renamed action."""
+    if not perm:
+        return (type(action), *action)
+    kind = type(action)
+    labeller = _LABELLERS.get(kind)
+    if labeller is None:
+        labeller = _LABELLERS[kind] = _labeller(kind)
+    return labeller(action, perm)
+
+
+def _labeller(kind: type) -> Callable[[Any, Perm], Label]:
+    """``_label`` for one kind of action: the position of its job id or call uid, found once."""
+    fields: tuple[str, ...] = kind._fields  # type: ignore[attr-defined]
+    per = UIDS_PER_JOB
+    if "job" in fields:
+        k = fields.index("job")
+
+        def by_job(a: Any, perm: Perm) -> Label:
+            v = list(a)
+            v[k] = perm.get(v[k], v[k])
+            return (kind, *v)
+
+        return by_job
+    if "uid" in fields:
+        k = fields.index("uid")
+
+        def by_uid(a: Any, perm: Perm) -> Label:
+            v = list(a)
+            job, n = divmod(v[k], per)
+            v[k] = perm.get(job, job) * per + n
+            return (kind, *v)
+
+        return by_uid
+    return lambda a, perm: (kind, *a)
+
+
+_LABELLERS: dict[type, Callable[[Any, Perm], Label]] = {}
 
 
 def _unlabel(label: Label) -> A.Action:
@@ -611,11 +647,14 @@ class Explorer:
         props_for: dict[tuple[bool, tuple[str, ...]], tuple[Property, ...]] = {}
         stop_at = self.stop_at
 
+        pending_fns = [(1 << bit, p.pending) for bit, p in enumerate(live_props)]
+
         def mask_of(s: SystemState) -> int:
             m = 0
-            for bit, p in enumerate(live_props):
-                if any(True for _ in p.pending(model, s)):  # type: ignore[misc]
-                    m |= 1 << bit
+            for flag, pending in pending_fns:
+                jobs = pending(model, s)  # type: ignore[misc]
+                if jobs if isinstance(jobs, list | tuple) else any(True for _ in jobs):
+                    m |= flag
             return m
 
         if live_props:
