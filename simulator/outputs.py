@@ -52,12 +52,12 @@ class SortedRows:
     def add(self, key: tuple[int, int], cells: Sequence[Any]) -> None:
         """Add one row (``cells`` are written with :mod:`csv` quoting rules)."""
         texts = [str(c) for c in cells]
-        if any(_SPECIAL.intersection(c) for c in texts):  # rare: quote as csv does
+        if _SPECIAL.isdisjoint("".join(texts)):  # one test for every cell at once
+            line = ",".join(texts) + "\n"
+        else:  # rare: quote as csv does
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerow(texts)
             line = buf.getvalue()
-        else:
-            line = ",".join(texts) + "\n"
         self._rows.append((key[0], key[1], line))
         self.count += 1
         if len(self._rows) >= self._chunk:
