@@ -43,7 +43,7 @@ from operator import attrgetter
 from typing import Any
 
 from spec import actions as A
-from spec.properties import ACTION_PROPERTIES, INVARIANTS, LIVENESS, Property
+from spec.properties import ACTION_PROPERTIES, INVARIANTS, LIVENESS, Property, may_fail_on, step_changed_jobs
 from spec.rules import DEFAULT, Config
 from spec.state import FINAL, UIDS_PER_JOB, Budgets, SystemState
 from spec.system import ProtocolModel, Transition
@@ -545,16 +545,6 @@ class ExploreResult:
 # --------------------------------------------------------------------------- the search
 
 
-def _props_for_step(props: Sequence[Property], changed: bool, calls: tuple[str, ...]) -> tuple[Property, ...]:
-    """The action properties a step can violate (``Property.needs``), given whether it replaced the
-    Core record of a job it touched and the names of the calls it made; in the order of ``props``,
-    so that violations are found, and reported, as when every property is checked on every step."""
-    did = {f"call:{name}" for name in calls}
-    if changed:
-        did.add("job-change")
-    return tuple(p for p in props if not p.needs or not p.needs.isdisjoint(did))
-
-
 class Explorer:
     """Breadth-first search over every schedule of ``model``. Use :func:`explore` for one call.
 
@@ -680,17 +670,10 @@ class Explorer:
                 t = model.step(s, a)
                 transitions += 1
                 bad = False
-                changed = False
-                if t.state.jobs is not s.jobs:
-                    old_jobs, new_jobs = s.jobs, t.state.jobs
-                    for jid in t.touched:
-                        if old_jobs.get(jid) is not new_jobs.get(jid):
-                            changed = True
-                            break
-                what = (changed, tuple([c.call for c in t.calls]))
+                what = (step_changed_jobs(s, t), tuple([c.call for c in t.calls]))
                 props = props_for.get(what)
                 if props is None:
-                    props = props_for[what] = _props_for_step(action_props, *what)
+                    props = props_for[what] = may_fail_on(action_props, *what)
                 for p in props:
                     why = p.action(model, s, a, t)  # type: ignore[misc]
                     if why is not None:

@@ -729,28 +729,53 @@ ACTION_PROPERTIES = tuple(p for p in PROPERTIES if p.kind == "action")
 LIVENESS = tuple(p for p in PROPERTIES if p.kind == "liveness")
 
 
+def step_changed_jobs(old: SystemState, t: Transition) -> bool:
+    """Whether a step replaced the Core record of a job it touched (what ``needs`` calls
+    ``job-change``)."""
+    old_jobs, new_jobs = old.jobs, t.state.jobs
+    return new_jobs is not old_jobs and any(old_jobs.get(j) is not new_jobs.get(j) for j in t.touched)
+
+
+def may_fail_on(props: Iterable[Property], changed: bool, calls: tuple[str, ...]) -> tuple[Property, ...]:
+    """The properties of ``props`` that a step can violate (:attr:`Property.needs`), given whether it
+    replaced the Core record of a job it touched and the names of the calls it made; in the order of
+    ``props``, so that violations are found, and reported, as when every property is checked on every
+    step. Invariants and properties that need nothing are always kept."""
+    did = {f"call:{name}" for name in calls}
+    if changed:
+        did.add("job-change")
+    return tuple(p for p in props if not p.needs or not p.needs.isdisjoint(did))
+
+
 class StepChecker:
     """:func:`check_step` with the property table resolved once, for drivers that check millions of
     steps (the simulator): invariants on the jobs the step touched, then action properties, in the
     order of the properties. Liveness properties are not checked per step (see
     :func:`pending_obligations`)."""
 
-    __slots__ = ("_table",)
+    __slots__ = ("_by_step", "_props", "_table")
 
     def __init__(self, properties: Iterable[Property] | None = None) -> None:
         props = PROPERTIES if properties is None else tuple(properties)
+        self._props = tuple(p for p in props if p.kind != "liveness")
         self._table = tuple(
             (p.kind == "invariant", p, p.invariant if p.kind == "invariant" else p.action)
-            for p in props
-            if p.kind != "liveness"
+            for p in self._props
         )
+        # The table restricted to what each sort of step can violate (may_fail_on), made on first use.
+        self._by_step: dict[tuple[bool, tuple[str, ...]], tuple[tuple[bool, Property, Any], ...]] = {}
 
     def __call__(
         self, model: ProtocolModel, old: SystemState, action: A.Action, t: Transition
     ) -> list[Violation]:
         out: list[Violation] = []
         state, touched = t.state, t.touched
-        for invariant, p, fn in self._table:
+        key = (step_changed_jobs(old, t), tuple([c.call for c in t.calls]))
+        table = self._by_step.get(key)
+        if table is None:
+            keep = set(may_fail_on(self._props, *key))
+            table = self._by_step[key] = tuple(e for e in self._table if e[1] in keep)
+        for invariant, p, fn in table:
             if invariant:
                 for jid in touched:
                     why = fn(model, state, jid)  # type: ignore[misc]
