@@ -65,7 +65,7 @@ def render_report(records: list[Record]) -> str:
         out.append("|" + "|".join("---" for _ in _COLUMNS) + "|\n")
         notes = []
         for r in sorted(by_benchmark[benchmark], key=lambda r: r.name):
-            ratio = "–" if r.ratio is None else f"{r.ratio:.2f}"
+            ratio = "–" if r.ratio is None else (f"{r.ratio:.2f}" if r.ratio >= 0.1 else f"{r.ratio:.2g}")
             cells = (
                 r.name,
                 _number(r.value),
