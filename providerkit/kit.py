@@ -24,9 +24,8 @@ On a failure Hypothesis shrinks the schedule; the kit prints it as a numbered st
 shrunk example's trace, which ``ucsim check`` refuses for the same reason. It always reports a
 coverage table: the state changes the provider was seen to make, and the calls and hooks exercised.
 
-The kit's Core is deliberately simple where the provider cannot tell the difference: it applies an
-update unless the job is already final in Core (the documented terminal guard; a provider's
-``expectedState`` guards are judged by the checker, not enforced here), and it submits no request
+The kit's Core applies each update by the trace checker's rule (:func:`spec.conformance.apply_update`:
+``expectedState`` guards and the terminal guard under the judged config), and it submits no request
 that binds an exclusive resource (public links and IPs are Core's business, not the provider's).
 """
 
@@ -47,7 +46,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from providerkit.adapter import HOOKS, NOT_IMPLEMENTED, Answer, ProviderAdapter
-from spec.conformance import TraceChecker, TraceViolation
+from spec.conformance import TraceChecker, TraceViolation, apply_update
 from spec.properties import PROPERTIES_BY_NAME
 from spec.rules import DEFAULT, Config
 from spec.state import FINAL, IN_QUEUE, JOB_STATES, RUNNING, SUSPENDED, CoreJob, replace
@@ -329,11 +328,12 @@ def kit_machine(
             if isinstance(state, str):
                 rep.transitions[(job.reported, state)] += 1
                 job.reported = state
-            if job.core.state in FINAL:
-                return  # the documented terminal guard: a final job receives no more updates
+            if job.core.state in FINAL and not config.final_to_final:
+                return  # the terminal guard: a final job receives no more updates
             changes: dict[str, Any] = {}
             if isinstance(state, str) and state in JOB_STATES:
-                changes["state"] = state
+                # Core's rule for one update, as the trace checker applies it (guards, terminal guard)
+                changes["state"] = apply_update(job.core.state, update, state, config)
             alloc = update.get("newTimeAllocation")
             if isinstance(alloc, int) and not isinstance(alloc, bool):
                 changes["alloc_ms"] = alloc

@@ -10,7 +10,13 @@ Imports only :mod:`spec`: no simulator, no SimPy.
 
 from __future__ import annotations
 
-from spec.conformance.checker import DEFAULT_TOLERANCE_MS, TraceChecker, check_trace, expected_outcome
+from spec.conformance.checker import (
+    DEFAULT_TOLERANCE_MS,
+    TraceChecker,
+    apply_update,
+    check_trace,
+    expected_outcome,
+)
 from spec.conformance.properties import CHECKED, CHECKER_ONLY
 from spec.conformance.report import CheckReport, JobVerdict, ReadError, SkippedCheck, TraceViolation
 
@@ -24,6 +30,7 @@ __all__ = [
     "SkippedCheck",
     "TraceChecker",
     "TraceViolation",
+    "apply_update",
     "check_trace",
     "expected_outcome",
 ]

@@ -77,7 +77,7 @@ from spec.trace.reader import TraceReader, TraceSource
 from spec.validation import Busy, Refusal, validate_submission
 from spec.wire import JobSpecification
 
-__all__ = ["DEFAULT_TOLERANCE_MS", "TraceChecker", "check_trace", "expected_outcome"]
+__all__ = ["DEFAULT_TOLERANCE_MS", "TraceChecker", "apply_update", "check_trace", "expected_outcome"]
 
 DEFAULT_TOLERANCE_MS = 60_000
 """How far (ms) the times Core observed may be off the provider's: network latency both ways."""
@@ -87,6 +87,10 @@ _SETTLED_KEEP = 4  # history entries kept once a job's story is over
 _CACHE_MAX = 4096  # distinct (request, user, project) validation verdicts cached
 _INTERVAL_MS = {"PERIODIC_MINUTE": 60_000, "PERIODIC_HOUR": 3_600_000, "PERIODIC_DAY": 86_400_000}
 _EXCLUSIVE = (INGRESS, NETWORK)
+_OWNER_RULE = "core2 ResourceValidateProviderBatch: only the provider that runs a job may update it"
+_ACCEPTANCE_RULE = (
+    "core2 jobCreateThroughProvider: on a provider error the job is deleted and the error returned"
+)
 
 # Busy views for validation. The checker cannot see the moment Core validated a request (it sees the
 # provider's create and Core's answer, not the arrival), so it judges with both extremes: nothing held
@@ -352,7 +356,7 @@ class TraceChecker:
             jid,
             "only-owning-provider",
             f"{actor} sent an update for job {jid}, which it was never given",
-            "core2 ResourceValidateProviderBatch: only the provider that runs a job may update it",
+            _OWNER_RULE,
         )
 
     def _violate(
@@ -501,8 +505,7 @@ class TraceChecker:
                     job.id,
                     "provider-acceptance",
                     f"Core accepted job {job.id} although provider {line.provider} refused it ({status})",
-                    "core2 jobCreateThroughProvider: on a provider error the job is deleted and the error "
-                    "returned",
+                    _ACCEPTANCE_RULE,
                 )
             if type(spec) is dict and job.user is not None:
                 # Core forwards a create only once the request passed its validation (§3.5).
@@ -560,7 +563,7 @@ class TraceChecker:
                 jid,
                 "provider-acceptance",
                 f"Core accepted job {jid} although provider {job.provider} refused it ({status})",
-                "core2 jobCreateThroughProvider: on a provider error the job is deleted and the error returned",
+                _ACCEPTANCE_RULE,
             )
         if job.provider_status is None:  # not judged when Core forwarded it: judge Core's answer
             self._judge_validation(number, line, job, item, user)
@@ -717,7 +720,7 @@ class TraceChecker:
                     jid,
                     "only-owning-provider",
                     f"{actor} sent an update for job {jid}, which runs at provider:{job.provider}",
-                    "core2 ResourceValidateProviderBatch: only the provider that runs a job may update it",
+                    _OWNER_RULE,
                 )
                 continue
             if not given:
@@ -846,7 +849,7 @@ class TraceChecker:
             elif before is not None:
                 if before in FINAL and state is not None and state != before:
                     self._no_core_state += 1
-                self._set_core_state(job, _apply(before, update, state, cfg), now)
+                self._set_core_state(job, apply_update(before, update, state, cfg), now)
             self._settling.append(job)
 
     def _resurrected(self, job: _Job, f: Any, now: int) -> bool:
@@ -979,8 +982,10 @@ class TraceChecker:
 # -- small pure helpers ----------------------------------------------------------------------------
 
 
-def _apply(current: str, update: dict[str, Any], state: str | None, cfg: Config) -> str:
-    """Core's state after applying one delivered update (reference §2.4) under ``cfg``."""
+def apply_update(current: str, update: dict[str, Any], state: str | None, cfg: Config) -> str:
+    """Core's state after applying one delivered update (reference §2.4) under ``cfg``: the
+    ``expectedState`` / ``expectedDifferentState`` guards and the terminal guard (final-to-final only
+    under the ``final-to-final`` rule). Shared with the provider kit's Core."""
     expected = update.get("expectedState")
     if expected is not None:
         if expected != current:
